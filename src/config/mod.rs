@@ -1,0 +1,3 @@
+//! Configuration: the NATS config file format, typed options and the command line.
+pub mod options;
+pub use options::Options;

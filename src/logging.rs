@@ -1,0 +1,1 @@
+//! Logging in nats-server's format.

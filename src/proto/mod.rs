@@ -1,0 +1,1 @@
+//! The NATS client protocol: zero-copy parser and encoders.

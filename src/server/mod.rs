@@ -1,0 +1,1 @@
+//! The server: mio workers, connections, routing and delivery.

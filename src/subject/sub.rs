@@ -1,0 +1,45 @@
+//! A subscription as stored in the trie and shared between workers.
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Which connection owns a subscription: the worker that runs it, its slot in that
+/// worker's connection table, and the server-wide client id (slots are reused, cids never).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnRef {
+    pub worker: u16,
+    pub slot: u32,
+    pub cid: u64,
+}
+
+/// One `SUB`. Shared (`Arc`) between the trie, match results and the owning connection.
+#[derive(Debug)]
+pub struct Subscription {
+    pub subject: Box<[u8]>,
+    pub queue: Option<Box<[u8]>>,
+    pub sid: Box<[u8]>,
+    pub owner: ConnRef,
+    /// Auto-unsubscribe limit (UNSUB with max); 0 = none.
+    pub max: AtomicU64,
+    /// Messages handed to this subscription so far (counts toward `max`).
+    pub delivered: AtomicU64,
+    /// Set once the subscription is removed or its connection closed, so that
+    /// cached match results held by other workers skip it.
+    pub closed: AtomicBool,
+}
+
+impl Subscription {
+    pub fn new(subject: &[u8], queue: Option<&[u8]>, sid: &[u8], owner: ConnRef) -> Self {
+        Subscription {
+            subject: subject.into(),
+            queue: queue.map(Into::into),
+            sid: sid.into(),
+            owner,
+            max: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
