@@ -1,1 +1,159 @@
-//! Logging in nats-server's format.
+//! Logging in nats-server's line format: `[pid] 2006/01/02 15:04:05.000000 [INF] text`.
+//!
+//! One process-wide sink (stderr or a file). Log lines are rare (connects, errors,
+//! startup), never per message, so a mutex around the writer is fine.
+use parking_lot::Mutex;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Fatal,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl Level {
+    fn tag(self) -> &'static str {
+        match self {
+            Level::Fatal => "[FTL]",
+            Level::Error => "[ERR]",
+            Level::Warn => "[WRN]",
+            Level::Info => "[INF]",
+            Level::Debug => "[DBG]",
+            Level::Trace => "[TRC]",
+        }
+    }
+}
+
+enum Sink {
+    Stderr,
+    File(File),
+}
+
+struct Logger {
+    sink: Mutex<Sink>,
+    logtime: bool,
+    pid: u32,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+static DEBUG: AtomicBool = AtomicBool::new(false);
+static TRACE: AtomicBool = AtomicBool::new(false);
+
+/// Sets up the process-wide logger. Later calls keep the first sink but update the levels.
+pub fn init(log_file: Option<&Path>, logtime: bool, debug: bool, trace: bool) -> io::Result<()> {
+    DEBUG.store(debug, Ordering::Relaxed);
+    TRACE.store(trace, Ordering::Relaxed);
+    let sink = match log_file {
+        Some(path) => Sink::File(OpenOptions::new().create(true).append(true).open(path)?),
+        None => Sink::Stderr,
+    };
+    let _ = LOGGER.set(Logger { sink: Mutex::new(sink), logtime, pid: std::process::id() });
+    Ok(())
+}
+
+pub fn debug_enabled() -> bool {
+    DEBUG.load(Ordering::Relaxed)
+}
+
+pub fn trace_enabled() -> bool {
+    TRACE.load(Ordering::Relaxed)
+}
+
+/// Writes one line at `level`. Debug and trace lines are dropped unless enabled.
+pub fn log(level: Level, args: std::fmt::Arguments<'_>) {
+    match level {
+        Level::Debug if !debug_enabled() => return,
+        Level::Trace if !trace_enabled() => return,
+        _ => {}
+    }
+    let (pid, logtime) = LOGGER.get().map(|l| (l.pid, l.logtime)).unwrap_or((std::process::id(), true));
+    let mut line = String::with_capacity(96);
+    use std::fmt::Write as _;
+    let _ = write!(line, "[{pid}] ");
+    if logtime {
+        line.push_str(&timestamp());
+        line.push(' ');
+    }
+    let _ = writeln!(line, "{} {}", level.tag(), args);
+    match LOGGER.get() {
+        Some(logger) => {
+            let mut sink = logger.sink.lock();
+            let _ = match &mut *sink {
+                Sink::Stderr => io::stderr().write_all(line.as_bytes()),
+                Sink::File(f) => f.write_all(line.as_bytes()),
+            };
+        }
+        None => {
+            let _ = io::stderr().write_all(line.as_bytes());
+        }
+    }
+}
+
+/// `2006/01/02 15:04:05.000000` in UTC.
+fn timestamp() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let micros = now.subsec_micros();
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}/{mo:02}/{d:02} {:02}:{:02}:{:02}.{micros:06}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[macro_export]
+macro_rules! info { ($($t:tt)*) => { $crate::logging::log($crate::logging::Level::Info, format_args!($($t)*)) } }
+#[macro_export]
+macro_rules! warn { ($($t:tt)*) => { $crate::logging::log($crate::logging::Level::Warn, format_args!($($t)*)) } }
+#[macro_export]
+macro_rules! error { ($($t:tt)*) => { $crate::logging::log($crate::logging::Level::Error, format_args!($($t)*)) } }
+#[macro_export]
+macro_rules! debug { ($($t:tt)*) => { if $crate::logging::debug_enabled() { $crate::logging::log($crate::logging::Level::Debug, format_args!($($t)*)) } } }
+#[macro_export]
+macro_rules! trace { ($($t:tt)*) => { if $crate::logging::trace_enabled() { $crate::logging::log($crate::logging::Level::Trace, format_args!($($t)*)) } } }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_000), (2022, 1, 8));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn timestamp_shape() {
+        let t = timestamp();
+        assert_eq!(t.len(), "2006/01/02 15:04:05.000000".len());
+        assert_eq!(&t[4..5], "/");
+    }
+}

@@ -1,1 +1,109 @@
-fn main(){}
+//! `natrix`: command line (nats-server compatible flags) → Options → server.
+use natrix::config::cli::{self, Command};
+use natrix::config::Options;
+use natrix::{error, info, server, warn};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match cli::parse_args(args) {
+        Err(e) => {
+            eprintln!("natrix: {e}");
+            eprintln!("{}", cli::usage());
+            ExitCode::from(1)
+        }
+        Ok(Command::Help) => {
+            println!("{}", cli::usage());
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            println!("natrix: v{} (nats-server v{} protocol)", natrix::NATRIX_VERSION, natrix::VERSION);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::CheckConfig { file }) => match Options::from_file(&file) {
+            Ok((opts, warnings)) => {
+                for w in &warnings {
+                    eprintln!("natrix: warning: {w}");
+                }
+                if let Err(e) = opts.validate() {
+                    eprintln!("natrix: {e}");
+                    return ExitCode::from(1);
+                }
+                println!("natrix: configuration file {} is valid", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("natrix: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Ok(Command::Run { options, warnings }) => run(*options, &warnings),
+    }
+}
+
+fn run(opts: Options, warnings: &[String]) -> ExitCode {
+    if let Err(e) = natrix::logging::init(opts.log_file.as_deref(), opts.logtime, opts.debug, opts.trace) {
+        eprintln!("natrix: cannot open log file: {e}");
+        return ExitCode::from(1);
+    }
+    for w in warnings {
+        warn!("{w}");
+    }
+    if let Err(e) = opts.validate() {
+        error!("{e}");
+        return ExitCode::from(1);
+    }
+    let signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2]) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    info!("Starting natrix");
+    info!("  Version:  {} (nats-server {} protocol)", natrix::NATRIX_VERSION, natrix::VERSION);
+    if let Some(f) = &opts.config_file {
+        info!("Using configuration file: {}", f.display());
+    }
+    let pid_file = opts.pid_file.clone();
+    let handle = match server::start(opts) {
+        Ok(h) => h,
+        Err(e) => {
+            error!("Error listening on port: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    info!("  Name:     {}", handle.shared.server_name);
+    info!("  ID:       {}", handle.shared.server_id);
+    info!("  Workers:  {}", handle.shared.inboxes.len());
+    if let Some(path) = &pid_file {
+        if let Err(e) = std::fs::write(path, std::process::id().to_string()) {
+            error!("Could not write pidfile: {e}");
+            handle.shutdown();
+            return ExitCode::from(1);
+        }
+    }
+    info!("Listening for client connections on {}", handle.addr);
+    info!("Server is ready");
+
+    let shared = handle.shared.clone();
+    std::thread::spawn(move || {
+        let mut signals = signals;
+        for sig in signals.forever() {
+            match sig {
+                SIGINT | SIGTERM => {
+                    let name = if sig == SIGINT { "interrupt" } else { "terminated" };
+                    info!("Trapped \"{name}\" signal");
+                    shared.begin_shutdown();
+                    return;
+                }
+                SIGHUP => warn!("Trapped \"hangup\" signal: configuration reload is not supported by natrix yet"),
+                other => warn!("Trapped signal {other}: not supported by natrix yet; ignored"),
+            }
+        }
+    });
+    handle.join();
+    info!("Server Exiting..");
+    ExitCode::SUCCESS
+}

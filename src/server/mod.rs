@@ -1,1 +1,99 @@
-//! The server: mio workers, connections, routing and delivery.
+//! The server: mio workers (one event loop per core), connections, routing and delivery.
+//!
+//! `core` is the sans-IO protocol and routing state of one worker; `worker` is the
+//! thin I/O shell around it; `shared` holds what all workers share (options, the
+//! subscription trie, mailboxes, counters).
+pub mod batch;
+mod client;
+pub mod conn;
+pub mod core;
+mod info;
+pub mod listener;
+mod route;
+pub mod shared;
+pub mod worker;
+
+use crate::config::Options;
+use crate::subject::Sublist;
+use batch::Inbox;
+use shared::{ServerStats, Shared};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// A running server: its bound address and its worker threads.
+pub struct ServerHandle {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// Asks every worker to stop and waits for them.
+    pub fn shutdown(self) {
+        self.shared.begin_shutdown();
+        self.join();
+    }
+
+    /// Waits for the workers to stop (after a signal or `Shared::begin_shutdown`).
+    pub fn join(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Number of workers for `opts` (0 = one per core).
+pub fn worker_count(opts: &Options) -> usize {
+    match opts.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    }
+}
+
+/// Binds the listeners and starts the workers; returns at once.
+pub fn start(opts: Options) -> io::Result<ServerHandle> {
+    let workers = worker_count(&opts).clamp(1, u16::MAX as usize);
+    let port = if opts.port == 0 { 4222 } else { opts.port };
+    let addr = listener::resolve(&opts.host, port)?;
+    let (listeners, actual) = listener::bind_all(addr, workers)?;
+
+    let mut polls = Vec::with_capacity(workers);
+    let mut wakers = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let poll = mio::Poll::new()?;
+        wakers.push(mio::Waker::new(poll.registry(), worker::WAKER)?);
+        polls.push(poll);
+    }
+    let server_id = new_server_id();
+    let server_name = opts.server_name.clone().unwrap_or_else(|| server_id.clone());
+    let shared = Arc::new(Shared {
+        info_host: opts.host.clone(),
+        info_port: actual.port(),
+        opts,
+        sublist: Sublist::new(),
+        server_id,
+        server_name,
+        next_cid: AtomicU64::new(1),
+        num_conns: AtomicUsize::new(0),
+        stats: ServerStats::default(),
+        inboxes: (0..workers).map(|_| Inbox::default()).collect(),
+        wakers,
+        shutdown: AtomicBool::new(false),
+    });
+
+    let mut threads = Vec::with_capacity(workers);
+    for (id, (poll, listener)) in polls.into_iter().zip(listeners).enumerate() {
+        let w = worker::Worker::new(id as u16, shared.clone(), poll, listener)?;
+        let t = std::thread::Builder::new().name(format!("natrix-worker-{id}")).spawn(move || w.run())?;
+        threads.push(t);
+    }
+    Ok(ServerHandle { addr: actual, shared, threads })
+}
+
+/// A fresh server id: a server nkey's public key (`N…`), as nats-server uses.
+fn new_server_id() -> String {
+    nkeys::KeyPair::new_server().public_key()
+}

@@ -1,0 +1,130 @@
+//! Cross-worker delivery: messages for connections owned by another worker are
+//! collected in a per-destination batch and handed over once per event-loop cycle
+//! (one mutex push and at most one `Waker::wake` per batch, not per message).
+//!
+//! A batch does not copy payloads: it holds reference-counted, frozen slices
+//! (`bytes::Bytes`) of the publishers' read buffers, and each item names byte
+//! ranges inside one of them.
+use crate::subject::Subscription;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// A byte range inside one of the batch's chunks (u32 keeps items small).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    #[inline]
+    pub fn of(base: *const u8, part: &[u8]) -> Span {
+        // Offsets of a sub-slice within the read buffer it was parsed from.
+        let start = part.as_ptr() as usize - base as usize;
+        Span { start: start as u32, end: (start + part.len()) as u32 }
+    }
+
+    #[inline]
+    pub fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
+    #[inline]
+    pub fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// One message for one subscription.
+pub struct Item {
+    pub sub: Arc<Subscription>,
+    pub chunk: u32,
+    pub subject: Span,
+    pub reply: Option<Span>,
+    pub headers: Option<Span>,
+    pub payload: Span,
+    /// The delivery that reached the subscription's auto-unsubscribe limit.
+    pub last: bool,
+}
+
+/// Messages from one worker to another.
+#[derive(Default)]
+pub struct Batch {
+    /// The sending worker (emptied batches go back to it for reuse).
+    pub from: u16,
+    pub chunks: Vec<Bytes>,
+    pub items: Vec<Item>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.items.clear();
+    }
+}
+
+/// A worker's mailbox: batches pushed by other workers, plus emptied batches to reuse.
+#[derive(Default)]
+pub struct Inbox {
+    pub queue: Mutex<Vec<Batch>>,
+    /// Emptied batches returned by the receiver so senders reuse their capacity.
+    pub spare: Mutex<Vec<Batch>>,
+}
+
+impl Inbox {
+    /// Queues a batch; returns true when the queue was empty (the receiver must be woken).
+    pub fn push(&self, batch: Batch) -> bool {
+        let mut q = self.queue.lock();
+        let was_empty = q.is_empty();
+        q.push(batch);
+        was_empty
+    }
+
+    /// Takes everything queued, swapping in `into` (which must be empty).
+    pub fn drain_into(&self, into: &mut Vec<Batch>) {
+        debug_assert!(into.is_empty());
+        std::mem::swap(&mut *self.queue.lock(), into);
+    }
+
+    pub fn take_spare(&self) -> Batch {
+        self.spare.lock().pop().unwrap_or_default()
+    }
+
+    pub fn give_spare(&self, mut batch: Batch) {
+        batch.clear();
+        let mut spare = self.spare.lock();
+        if spare.len() < 16 {
+            spare.push(batch);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_of_subslice() {
+        let buf = b"PUB foo 3\r\nabc\r\n";
+        let s = Span::of(buf.as_ptr(), &buf[4..7]);
+        assert_eq!(&buf[s.range()], b"foo");
+        assert!(!s.is_empty());
+    }
+
+    #[test]
+    fn inbox_push_reports_first() {
+        let inbox = Inbox::default();
+        assert!(inbox.push(Batch::default()));
+        assert!(!inbox.push(Batch::default()));
+        let mut v = Vec::new();
+        inbox.drain_into(&mut v);
+        assert_eq!(v.len(), 2);
+        assert!(inbox.push(Batch::default()));
+    }
+}

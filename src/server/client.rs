@@ -1,0 +1,170 @@
+//! Client operations other than message routing: CONNECT, SUB, UNSUB, PING/PONG, INFO, -ERR.
+use super::conn::{CloseReason, ClientFlags};
+use super::core::Core;
+use crate::proto::{self, Frame};
+use crate::subject::{ConnRef, Subscription};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+impl Core {
+    pub(super) fn handle_frame(&mut self, slot: u32, frame: Frame<'_>, base: *const u8) {
+        match frame {
+            Frame::Pub(msg) => self.handle_pub(slot, &msg, base),
+            Frame::Sub { subject, queue, sid } => self.handle_sub(slot, subject, queue, sid),
+            Frame::Unsub { sid, max } => self.handle_unsub(slot, sid, max),
+            Frame::Ping => {
+                if let Some(c) = self.conn_mut(slot) {
+                    c.active = true;
+                }
+                self.send_raw(slot, proto::PONG);
+            }
+            Frame::Pong => {
+                if let Some(c) = self.conn_mut(slot) {
+                    c.pings_out = 0;
+                }
+            }
+            Frame::Connect(json) => self.handle_connect(slot, json),
+            // A client INFO is parsed (bad JSON closes) and otherwise ignored.
+            Frame::Info(json) => {
+                if serde_json::from_slice::<serde_json::Value>(json).is_err() {
+                    self.close(slot, CloseReason::ProtocolViolation);
+                }
+            }
+            Frame::Ok => {}
+            // A client -ERR closes the connection (nats-server: "Parse Error").
+            Frame::Err(_) => self.close(slot, CloseReason::ParseError),
+        }
+    }
+
+    fn handle_connect(&mut self, slot: u32, json: &[u8]) {
+        let opts = match proto::parse_connect(json) {
+            Ok(o) => o,
+            Err(_) => {
+                self.close(slot, CloseReason::ProtocolViolation);
+                return;
+            }
+        };
+        if opts.account.is_some() || opts.new_account.is_some() {
+            self.send_err(slot, "Authorization Violation");
+            self.close(slot, CloseReason::AuthViolation);
+            return;
+        }
+        if opts.protocol < 0 || opts.protocol > 1 {
+            self.send_err(slot, "invalid client protocol");
+            self.close(slot, CloseReason::BadClientProtocol);
+            return;
+        }
+        if opts.no_responders && !opts.headers {
+            self.send_err(slot, "no responders requires headers support");
+            self.close(slot, CloseReason::NoRespondersRequiresHeaders);
+            return;
+        }
+        let Some(c) = self.conn_mut(slot) else { return };
+        let rand = c.next_rand();
+        c.flags = ClientFlags {
+            verbose: opts.verbose,
+            pedantic: opts.pedantic,
+            echo: opts.echo,
+            headers: opts.headers,
+            no_responders: opts.no_responders,
+            protocol: opts.protocol,
+        };
+        c.meta.name = opts.name;
+        c.meta.lang = opts.lang;
+        c.meta.version = opts.version;
+        let first = !c.connected;
+        c.connected = true;
+        let verbose = c.flags.verbose;
+        if first {
+            let delay = self.first_ping_delay(rand);
+            let now = self.now;
+            if let Some(c) = self.conn_mut(slot) {
+                c.next_ping = now + delay;
+            }
+        }
+        if verbose {
+            self.send_raw(slot, proto::OK);
+        }
+    }
+
+    fn handle_sub(&mut self, slot: u32, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        let max_subs = self.shared.opts.max_subscriptions as usize;
+        let worker = self.id;
+        let Some(c) = self.conn_mut(slot) else { return };
+        c.active = true;
+        let verbose = c.flags.verbose;
+        if max_subs > 0 && c.subs.len() >= max_subs {
+            self.send_err(slot, "maximum subscriptions exceeded");
+            return;
+        }
+        // A duplicate sid is ignored; the first subscription stays.
+        if c.subs.contains_key(sid) {
+            if verbose {
+                self.send_raw(slot, proto::OK);
+            }
+            return;
+        }
+        let owner = ConnRef { worker, slot, cid: c.cid };
+        let sub = Arc::new(Subscription::new(subject, queue, sid, owner));
+        if self.shared.sublist.insert(sub.clone()).is_err() {
+            self.send_err(slot, "Invalid Subject");
+            return;
+        }
+        if let Some(c) = self.conn_mut(slot) {
+            c.subs.insert(sid.into(), sub);
+        }
+        if verbose {
+            self.send_raw(slot, proto::OK);
+        }
+    }
+
+    fn handle_unsub(&mut self, slot: u32, sid: &[u8], max: Option<&[u8]>) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        c.active = true;
+        let verbose = c.flags.verbose;
+        if let Some(sub) = c.subs.get(sid) {
+            let delivered = sub.delivered.load(Ordering::Acquire);
+            match max.and_then(parse_u64) {
+                Some(m) if m > delivered => sub.max.store(m, Ordering::Release),
+                _ => {
+                    if let Some(sub) = c.subs.remove(sid) {
+                        sub.closed.store(true, Ordering::Release);
+                        self.shared.sublist.remove(&sub);
+                    }
+                }
+            }
+        }
+        if verbose {
+            self.send_raw(slot, proto::OK);
+        }
+    }
+}
+
+/// A decimal count as in UNSUB's max (anything else is "not a number": unsubscribe now).
+fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_u64;
+
+    #[test]
+    fn unsub_max_numbers() {
+        assert_eq!(parse_u64(b"10"), Some(10));
+        assert_eq!(parse_u64(b"0"), Some(0));
+        assert_eq!(parse_u64(b"x1"), None);
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_u64(b"99999999999999999999"), None);
+    }
+}

@@ -1,0 +1,329 @@
+//! The sans-IO heart of a worker: its connections' protocol state, routing and
+//! delivery. It never touches a socket or reads a clock: the worker shell
+//! (`worker.rs`) puts received bytes into `Conn::rbuf`, sets `now`, calls in, then
+//! writes out whatever the core queued on `flush_list` and closes what is on
+//! `close_list`. Unit tests drive it with in-memory connections.
+use super::batch::{Batch, Item};
+use super::conn::{CloseReason, Conn};
+use super::shared::{CycleStats, Shared};
+use crate::proto::{self, Limits};
+use crate::subject::{MatchCache, Subscription};
+use bytes::Bytes;
+use smallvec::SmallVec;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Subjects kept in each worker's match cache (nats-server keeps 1024 per sublist).
+const MATCH_CACHE_SUBJECTS: usize = 4096;
+
+pub struct Core {
+    pub id: u16,
+    pub shared: Arc<Shared>,
+    /// Connection slab: the slot is the mio token (minus the reserved ones).
+    pub conns: Vec<Option<Conn>>,
+    free_slots: Vec<u32>,
+    pub cache: MatchCache,
+    pub limits: Limits,
+    /// Outgoing cross-worker batches, indexed by destination worker.
+    pub outbox: Vec<Batch>,
+    /// Destinations that got items referring to the read buffer being parsed now.
+    pub(super) touched: SmallVec<[u16; 4]>,
+    /// Connections with queued output to write at the end of this cycle.
+    pub flush_list: Vec<u32>,
+    /// Connections to close at the end of this cycle.
+    pub close_list: Vec<u32>,
+    pub now: Instant,
+    pub cycle: CycleStats,
+    /// Server INFO JSON up to (not including) the per-connection fields.
+    info_prefix: String,
+}
+
+impl Core {
+    pub fn new(id: u16, shared: Arc<Shared>, now: Instant) -> Self {
+        let workers = shared.inboxes.len();
+        let limits = Limits {
+            max_control_line: shared.opts.max_control_line as usize,
+            max_payload: shared.opts.max_payload as usize,
+        };
+        let info_prefix = super::info::info_prefix(&shared);
+        Core {
+            id,
+            shared,
+            conns: Vec::new(),
+            free_slots: Vec::new(),
+            cache: MatchCache::new(MATCH_CACHE_SUBJECTS),
+            limits,
+            outbox: (0..workers).map(|_| Batch::default()).collect(),
+            touched: SmallVec::new(),
+            flush_list: Vec::new(),
+            close_list: Vec::new(),
+            now,
+            cycle: CycleStats::default(),
+            info_prefix,
+        }
+    }
+
+    #[inline]
+    pub fn conn(&self, slot: u32) -> Option<&Conn> {
+        self.conns.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    #[inline]
+    pub fn conn_mut(&mut self, slot: u32) -> Option<&mut Conn> {
+        self.conns.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    pub fn num_conns(&self) -> usize {
+        self.conns.len() - self.free_slots.len()
+    }
+
+    /// Registers a new connection and queues its INFO. Returns its slot. When the
+    /// server is at `max_connections`, the connection gets INFO and
+    /// `-ERR 'maximum connections exceeded'` and is closed, as nats-server does.
+    pub fn accept(&mut self, addr: SocketAddr) -> u32 {
+        let cid = self.shared.alloc_cid();
+        let now = self.now;
+        let slot = match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.conns.push(None);
+                (self.conns.len() - 1) as u32
+            }
+        };
+        let first_ping = now + self.shared.opts.ping_interval;
+        let mut conn = Conn::new(cid, slot, addr, now, first_ping);
+        super::info::write_info(&mut conn.out.buf, &self.info_prefix, cid, addr);
+        self.conns[slot as usize] = Some(conn);
+        self.shared.stats.total_connections.fetch_add(1, Ordering::Relaxed);
+        let n = self.shared.num_conns.fetch_add(1, Ordering::AcqRel) + 1;
+        if n > self.shared.opts.max_connections {
+            self.send_err(slot, "maximum connections exceeded");
+            self.close(slot, CloseReason::MaxConnections);
+        } else {
+            self.mark_dirty(slot);
+        }
+        slot
+    }
+
+    /// Queues `slot` for writing at the end of the cycle.
+    #[inline]
+    pub fn mark_dirty(&mut self, slot: u32) {
+        if let Some(c) = self.conns.get_mut(slot as usize).and_then(Option::as_mut) {
+            if !c.dirty {
+                c.dirty = true;
+                self.flush_list.push(slot);
+            }
+        }
+    }
+
+    /// Marks a connection for closing at the end of the cycle (first reason wins).
+    pub fn close(&mut self, slot: u32, reason: CloseReason) {
+        if let Some(c) = self.conn_mut(slot) {
+            if c.closing.is_none() {
+                c.closing = Some(reason);
+                if reason == CloseReason::SlowConsumerPending
+                    || reason == CloseReason::SlowConsumerWriteDeadline
+                {
+                    self.shared.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                }
+                crate::debug!("{} - cid:{} - closing: {}", c.addr, c.cid, reason.as_str());
+                self.close_list.push(slot);
+            }
+        }
+    }
+
+    /// Removes a connection (after the shell closed its socket): its
+    /// subscriptions leave the trie and its slot is freed.
+    pub fn remove(&mut self, slot: u32) -> Option<Conn> {
+        let conn = self.conns.get_mut(slot as usize)?.take()?;
+        self.free_slots.push(slot);
+        self.shared.num_conns.fetch_sub(1, Ordering::AcqRel);
+        if !conn.subs.is_empty() {
+            let subs: Vec<Arc<Subscription>> = conn.subs.values().cloned().collect();
+            for s in &subs {
+                s.closed.store(true, Ordering::Release);
+            }
+            self.shared.sublist.remove_batch(&subs);
+        }
+        Some(conn)
+    }
+
+    /// Queues `-ERR '<text>'` to a connection.
+    pub fn send_err(&mut self, slot: u32, text: &str) {
+        if let Some(c) = self.conn_mut(slot) {
+            proto::write_err(&mut c.out.buf, text);
+        }
+        self.mark_dirty(slot);
+    }
+
+    pub(super) fn send_raw(&mut self, slot: u32, bytes: &[u8]) {
+        if let Some(c) = self.conn_mut(slot) {
+            c.out.buf.extend_from_slice(bytes);
+        }
+        self.mark_dirty(slot);
+    }
+
+    /// Parses and handles everything complete in the connection's read buffer.
+    /// Frames borrow the buffer; messages for other workers keep a frozen,
+    /// reference-counted slice of it.
+    pub fn process_input(&mut self, slot: u32) {
+        let Some(conn) = self.conn_mut(slot) else { return };
+        let mut rbuf = std::mem::take(&mut conn.rbuf);
+        let mut parser = std::mem::take(&mut conn.parser);
+        conn.read_since_tick = true;
+        let limits = self.limits;
+        let base = rbuf.as_ptr();
+        let mut pos = 0usize;
+        debug_assert!(self.touched.is_empty());
+        while pos < rbuf.len() {
+            match parser.parse(&rbuf[pos..], &limits) {
+                Ok(Some((frame, n))) => {
+                    pos += n;
+                    self.handle_frame(slot, frame, base);
+                    if self.conn(slot).is_none_or(Conn::is_closing) {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    if let Some(text) = e.err_text() {
+                        self.send_err(slot, text);
+                    }
+                    self.close(slot, parse_error_reason(e));
+                    break;
+                }
+            }
+        }
+        if self.touched.is_empty() {
+            let _ = rbuf.split_to(pos);
+        } else {
+            let chunk: Bytes = rbuf.split_to(pos).freeze();
+            for &dest in &self.touched {
+                self.outbox[dest as usize].chunks.push(chunk.clone());
+            }
+            self.touched.clear();
+        }
+        if let Some(conn) = self.conn_mut(slot) {
+            conn.rbuf = rbuf;
+            conn.parser = parser;
+        }
+    }
+
+    /// Delivers a batch of messages sent by another worker.
+    pub fn receive_batch(&mut self, batch: &Batch) {
+        for item in &batch.items {
+            let Some(chunk) = batch.chunks.get(item.chunk as usize) else { continue };
+            let sub = &item.sub;
+            if sub.is_closed() && !item.last {
+                continue;
+            }
+            let subject = &chunk[item.subject.range()];
+            let reply = item.reply.map(|s| &chunk[s.range()]);
+            let headers = item.headers.map(|s| &chunk[s.range()]);
+            let payload = &chunk[item.payload.range()];
+            self.write_delivery(sub, item.last, subject, reply, headers, payload);
+        }
+    }
+
+    /// Hands every non-empty outgoing batch to its worker (one push and at most one
+    /// wake per destination per cycle).
+    pub fn send_batches(&mut self) {
+        for dest in 0..self.outbox.len() {
+            if self.outbox[dest].is_empty() {
+                continue;
+            }
+            let inbox = &self.shared.inboxes[dest];
+            let fresh = inbox_spare(&self.shared, self.id as usize);
+            let mut batch = std::mem::replace(&mut self.outbox[dest], fresh);
+            batch.from = self.id;
+            if inbox.push(batch) {
+                self.shared.wake(dest);
+            }
+        }
+    }
+
+    /// Timers: server PINGs and stale detection, write deadlines, idle buffer release.
+    pub fn tick(&mut self) {
+        let now = self.now;
+        let ping_interval = self.shared.opts.ping_interval;
+        let ping_max = self.shared.opts.ping_max;
+        let write_deadline = self.shared.opts.write_deadline;
+        for slot in 0..self.conns.len() as u32 {
+            let Some(c) = self.conns[slot as usize].as_mut() else { continue };
+            if c.closing.is_some() {
+                continue;
+            }
+            if let Some(since) = c.stalled_since {
+                if now.duration_since(since) >= write_deadline {
+                    self.close(slot, CloseReason::SlowConsumerWriteDeadline);
+                    continue;
+                }
+            }
+            if !c.read_since_tick && c.rbuf.is_empty() && c.rbuf.capacity() > 0 {
+                c.rbuf = bytes::BytesMut::new();
+                c.read_size = super::conn::MIN_READ;
+            }
+            c.read_since_tick = false;
+            if c.out.pending() == 0 {
+                c.out.release_if_idle();
+            }
+            if now < c.next_ping {
+                continue;
+            }
+            c.next_ping = now + ping_interval;
+            if c.active {
+                c.active = false;
+                continue;
+            }
+            if c.pings_out + 1 > ping_max {
+                self.send_err(slot, "Stale Connection");
+                self.close(slot, CloseReason::StaleConnection);
+            } else {
+                c.pings_out += 1;
+                c.out.buf.extend_from_slice(proto::PING);
+                self.mark_dirty(slot);
+            }
+        }
+    }
+
+    /// First server PING after CONNECT: min(ping_interval, 2s) plus up to 20% jitter,
+    /// as nats-server does so that many clients connecting at once do not ping in step.
+    pub(super) fn first_ping_delay(&self, rand: u64) -> Duration {
+        let base = self.shared.opts.ping_interval.min(Duration::from_secs(2));
+        base + base.mul_f64((rand % 1000) as f64 / 5000.0)
+    }
+}
+
+fn inbox_spare(shared: &Shared, me: usize) -> Batch {
+    shared.inboxes[me].take_spare()
+}
+
+fn parse_error_reason(e: proto::ParseError) -> CloseReason {
+    match e {
+        proto::ParseError::MaxPayload => CloseReason::MaxPayload,
+        proto::ParseError::MaxControlLine => CloseReason::MaxControlLine,
+        _ => CloseReason::ProtocolViolation,
+    }
+}
+
+/// An item for a subscription on another worker (ranges relative to `base`).
+pub(super) fn remote_item(
+    sub: &Arc<Subscription>,
+    chunk: u32,
+    base: *const u8,
+    msg: &proto::Message<'_>,
+    last: bool,
+) -> Item {
+    use super::batch::Span;
+    Item {
+        sub: sub.clone(),
+        chunk,
+        subject: Span::of(base, msg.subject),
+        reply: msg.reply.map(|r| Span::of(base, r)),
+        headers: msg.headers.map(|h| Span::of(base, h)),
+        payload: Span::of(base, msg.payload),
+        last,
+    }
+}

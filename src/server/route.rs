@@ -1,0 +1,187 @@
+//! The hot path: PUB in, MSG out. Match the subject (per-worker cache over the
+//! shared trie), pick one member per queue group, write to local subscribers'
+//! outbound buffers directly and batch the rest per destination worker.
+//! Nothing here allocates per message once buffers have grown.
+use super::conn::CloseReason;
+use super::core::{remote_item, Core};
+use crate::proto::{self, Message};
+use crate::subject::{self, Subscription};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The no-responders status message body (2.9.10 form, without `Nats-Subject`).
+const NO_RESPONDERS_HDR: &[u8] = b"NATS/1.0 503\r\n\r\n";
+
+/// Reply prefixes reserved for the server (`_R_.` service imports, JetStream acks, gateways).
+const RESERVED_REPLY_PREFIXES: [&[u8]; 3] = [b"_R_.", b"$JS.ACK.", b"_GR_."];
+
+impl Core {
+    pub(super) fn handle_pub(&mut self, slot: u32, msg: &Message<'_>, base: *const u8) {
+        let Some(c) = self.conn_mut(slot) else { return };
+        if msg.is_hpub && !c.flags.headers {
+            // nats-server: "message headers not supported", closed without -ERR.
+            self.close(slot, CloseReason::ProtocolViolation);
+            return;
+        }
+        let size = msg.payload.len() + msg.headers.map_or(0, <[u8]>::len);
+        c.stats.in_msgs += 1;
+        c.stats.in_bytes += size as u64;
+        c.active = true;
+        let (verbose, pedantic, cid, echo, no_responders) =
+            (c.flags.verbose, c.flags.pedantic, c.cid, c.flags.echo, c.flags.no_responders);
+        self.cycle.in_msgs += 1;
+        self.cycle.in_bytes += size as u64;
+
+        if pedantic && !subject::is_valid_literal_subject(msg.subject) {
+            // Pedantic mode only reports it; the message is still routed.
+            self.send_err(slot, "Invalid Publish Subject");
+        }
+        if msg.subject.starts_with(b"_GR_.") {
+            self.send_err(slot, &format!("Permissions Violation for Publish to \"{}\"", lossy(msg.subject)));
+            return;
+        }
+        if let Some(reply) = msg.reply {
+            if RESERVED_REPLY_PREFIXES.iter().any(|p| reply.starts_with(p)) {
+                self.send_err(slot, &format!("Permissions Violation for Publish with Reply of \"{}\"", lossy(reply)));
+                return;
+            }
+        }
+        if verbose {
+            self.send_raw(slot, proto::OK);
+        }
+
+        let result = self.cache.lookup(&self.shared.sublist, msg.subject);
+        let mut delivered = false;
+        for sub in result.psubs.iter() {
+            if !echo && sub.owner.cid == cid {
+                continue;
+            }
+            if let Some(last) = claim(&self.shared.sublist, sub) {
+                self.deliver(sub, last, msg, base);
+                delivered = true;
+            }
+        }
+        for group in result.qsubs.iter() {
+            let n = group.len();
+            if n == 0 {
+                continue;
+            }
+            let start = match self.conn_mut(slot) {
+                Some(c) => (c.next_rand() % n as u64) as usize,
+                None => 0,
+            };
+            for i in 0..n {
+                let sub = &group[(start + i) % n];
+                if !echo && sub.owner.cid == cid {
+                    continue;
+                }
+                if let Some(last) = claim(&self.shared.sublist, sub) {
+                    self.deliver(sub, last, msg, base);
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        if !delivered && no_responders {
+            if let Some(reply) = msg.reply {
+                self.send_no_responders(slot, cid, reply);
+            }
+        }
+    }
+
+    /// Hands one message to one subscription: directly when its connection is ours,
+    /// else into the batch for its worker.
+    fn deliver(&mut self, sub: &Arc<Subscription>, last: bool, msg: &Message<'_>, base: *const u8) {
+        let dest = sub.owner.worker;
+        if dest == self.id {
+            self.write_delivery(sub, last, msg.subject, msg.reply, msg.headers, msg.payload);
+            return;
+        }
+        let batch = &mut self.outbox[dest as usize];
+        let chunk = batch.chunks.len() as u32;
+        batch.items.push(remote_item(sub, chunk, base, msg, last));
+        if !self.touched.contains(&dest) {
+            self.touched.push(dest);
+        }
+    }
+
+    /// Appends MSG/HMSG for `sub` to its (local) connection's outbound buffer.
+    /// Headers are stripped for connections that did not ask for them.
+    pub(super) fn write_delivery(
+        &mut self,
+        sub: &Arc<Subscription>,
+        last: bool,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        let max_pending = self.shared.opts.max_pending as usize;
+        let slot = sub.owner.slot;
+        let Some(c) = self.conn_mut(slot) else { return };
+        if c.cid != sub.owner.cid || c.closing.is_some() {
+            return;
+        }
+        let headers = if c.flags.headers { headers } else { None };
+        let approx = subject.len() + sub.sid.len() + reply.map_or(0, <[u8]>::len)
+            + headers.map_or(0, <[u8]>::len) + payload.len() + 40;
+        if c.out.pending() + approx > max_pending {
+            // Slow consumer: drop it rather than slow the publisher or anyone else.
+            self.close(slot, CloseReason::SlowConsumerPending);
+            return;
+        }
+        proto::write_msg(&mut c.out.buf, subject, &sub.sid, reply, headers, payload);
+        let size = (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
+        c.stats.out_msgs += 1;
+        c.stats.out_bytes += size;
+        c.active = true;
+        if last {
+            c.subs.remove(&sub.sid);
+        }
+        self.cycle.out_msgs += 1;
+        self.cycle.out_bytes += size;
+        self.mark_dirty(slot);
+    }
+
+    /// A request nobody received: tell the requester with a 503 status on its own
+    /// plain subscription matching the reply subject, if it has one.
+    fn send_no_responders(&mut self, slot: u32, cid: u64, reply: &[u8]) {
+        let result = self.shared.sublist.match_subject(reply);
+        let Some(sub) = result.psubs.iter().find(|s| s.owner.cid == cid && !s.is_closed()) else {
+            return;
+        };
+        let sid = sub.sid.clone();
+        if let Some(c) = self.conn_mut(slot) {
+            proto::write_msg(&mut c.out.buf, reply, &sid, None, Some(NO_RESPONDERS_HDR), b"");
+        }
+        self.mark_dirty(slot);
+    }
+}
+
+/// Counts a delivery against the subscription's auto-unsubscribe limit.
+/// `None`: skip it (closed, or past its limit). `Some(true)`: this is its last
+/// message; it has been taken out of the trie.
+#[inline]
+fn claim(sublist: &subject::Sublist, sub: &Arc<Subscription>) -> Option<bool> {
+    if sub.is_closed() {
+        return None;
+    }
+    let n = sub.delivered.fetch_add(1, Ordering::AcqRel) + 1;
+    let max = sub.max.load(Ordering::Acquire);
+    if max == 0 {
+        return Some(false);
+    }
+    if n > max {
+        return None;
+    }
+    if n == max {
+        sub.closed.store(true, Ordering::Release);
+        sublist.remove(sub);
+        return Some(true);
+    }
+    Some(false)
+}
+
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}

@@ -1,0 +1,82 @@
+//! State shared by all workers: options, the subscription trie, mailboxes and counters.
+use super::batch::Inbox;
+use crate::config::Options;
+use crate::subject::Sublist;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// Server-wide counters. Workers add to them once per event-loop cycle, not per message.
+#[derive(Default, Debug)]
+pub struct ServerStats {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub out_msgs: AtomicU64,
+    pub out_bytes: AtomicU64,
+    pub slow_consumers: AtomicU64,
+    pub total_connections: AtomicU64,
+}
+
+/// What one worker accumulated during one cycle, published to `ServerStats` at its end.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct CycleStats {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+impl CycleStats {
+    pub fn publish(&mut self, to: &ServerStats) {
+        if self.in_msgs | self.out_msgs == 0 {
+            return;
+        }
+        to.in_msgs.fetch_add(self.in_msgs, Ordering::Relaxed);
+        to.in_bytes.fetch_add(self.in_bytes, Ordering::Relaxed);
+        to.out_msgs.fetch_add(self.out_msgs, Ordering::Relaxed);
+        to.out_bytes.fetch_add(self.out_bytes, Ordering::Relaxed);
+        *self = CycleStats::default();
+    }
+}
+
+pub struct Shared {
+    pub opts: Options,
+    pub sublist: Sublist,
+    pub server_id: String,
+    pub server_name: String,
+    /// The host and port clients are told about in INFO.
+    pub info_host: String,
+    pub info_port: u16,
+    pub next_cid: AtomicU64,
+    pub num_conns: AtomicUsize,
+    pub stats: ServerStats,
+    /// One mailbox per worker, indexed by worker id.
+    pub inboxes: Vec<Inbox>,
+    /// One waker per worker (wakes its `mio::Poll`).
+    pub wakers: Vec<mio::Waker>,
+    pub shutdown: AtomicBool,
+}
+
+impl Shared {
+    pub fn alloc_cid(&self) -> u64 {
+        self.next_cid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn wake(&self, worker: usize) {
+        if let Some(w) = self.wakers.get(worker) {
+            if let Err(e) = w.wake() {
+                crate::error!("waking worker {worker}: {e}");
+            }
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Asks every worker to stop: close listeners, flush, close connections.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::Release);
+        for i in 0..self.wakers.len() {
+            self.wake(i);
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The I/O shell around `Core`: one thread, one `mio::Poll`, its own listener and
+//! sockets. Each cycle: poll, accept, read and process, receive other workers'
+//! batches, send ours, write every connection that has output, close, tick timers.
+use super::batch::Batch;
+use super::conn::{CloseReason, MAX_READ, MIN_READ};
+use super::core::Core;
+use super::shared::Shared;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const LISTENER: Token = Token(usize::MAX);
+pub const WAKER: Token = Token(usize::MAX - 1);
+
+/// Housekeeping period: ping timers, write deadlines, idle buffer release.
+const TICK: Duration = Duration::from_millis(100);
+/// Bytes read from one connection per cycle before others get their turn.
+const READ_BUDGET: usize = 512 * 1024;
+
+pub struct Worker {
+    pub core: Core,
+    poll: Poll,
+    listener: Option<TcpListener>,
+    sockets: Vec<Option<TcpStream>>,
+    /// Connections that hit the read budget and may have more to read.
+    more_to_read: Vec<u32>,
+    inbox_scratch: Vec<Batch>,
+}
+
+impl Worker {
+    pub fn new(id: u16, shared: Arc<Shared>, poll: Poll, mut listener: TcpListener) -> io::Result<Self> {
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        Ok(Worker {
+            core: Core::new(id, shared, Instant::now()),
+            poll,
+            listener: Some(listener),
+            sockets: Vec::new(),
+            more_to_read: Vec::new(),
+            inbox_scratch: Vec::new(),
+        })
+    }
+
+    /// Runs until the server shuts down.
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut next_tick = Instant::now() + TICK;
+        loop {
+            let timeout = if self.more_to_read.is_empty() {
+                next_tick.saturating_duration_since(Instant::now())
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    crate::error!("worker {}: poll failed: {e}", self.core.id);
+                    break;
+                }
+            }
+            self.core.now = Instant::now();
+            let mut woken = false;
+            for slot in std::mem::take(&mut self.more_to_read) {
+                self.read_conn(slot);
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept_all(),
+                    WAKER => woken = true,
+                    Token(t) => {
+                        let slot = t as u32;
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read_conn(slot);
+                        }
+                        if event.is_writable() {
+                            self.core.mark_dirty(slot);
+                        }
+                    }
+                }
+            }
+            if woken {
+                self.receive_batches();
+            }
+            self.end_cycle();
+            if self.core.now >= next_tick {
+                self.core.tick();
+                self.end_cycle();
+                next_tick = self.core.now + TICK;
+            }
+            if self.core.shared.is_shutting_down() {
+                self.shutdown();
+                return;
+            }
+        }
+    }
+
+    fn end_cycle(&mut self) {
+        self.core.send_batches();
+        self.flush_all();
+        self.close_pending();
+        let stats = &self.core.shared.stats;
+        self.core.cycle.publish(stats);
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            let Some(listener) = self.listener.as_ref() else { return };
+            match listener.accept() {
+                Ok((mut sock, addr)) => {
+                    let _ = sock.set_nodelay(true);
+                    let slot = self.core.accept(addr);
+                    let token = Token(slot as usize);
+                    if let Err(e) =
+                        self.poll.registry().register(&mut sock, token, Interest::READABLE | Interest::WRITABLE)
+                    {
+                        crate::error!("registering connection from {addr}: {e}");
+                        self.core.remove(slot);
+                        continue;
+                    }
+                    if self.sockets.len() <= slot as usize {
+                        self.sockets.resize_with(slot as usize + 1, || None);
+                    }
+                    self.sockets[slot as usize] = Some(sock);
+                    crate::debug!("{addr} - cid:{} - Client connection created", self.cid(slot));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // e.g. out of file descriptors: try again on the next readiness event.
+                    crate::error!("error accepting client connection: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn cid(&self, slot: u32) -> u64 {
+        self.core.conn(slot).map_or(0, |c| c.cid)
+    }
+
+    /// Reads until the socket is drained or the budget is spent, handing each read
+    /// to the core at once so the buffer never holds more than one read beyond an
+    /// unfinished frame.
+    fn read_conn(&mut self, slot: u32) {
+        let mut budget = READ_BUDGET;
+        loop {
+            let Some(sock) = self.sockets.get_mut(slot as usize).and_then(Option::as_mut) else { return };
+            let Some(conn) = self.core.conns.get_mut(slot as usize).and_then(Option::as_mut) else { return };
+            if conn.closing.is_some() {
+                return;
+            }
+            let want = conn.read_size;
+            let len = conn.rbuf.len();
+            conn.rbuf.resize(len + want, 0);
+            match sock.read(&mut conn.rbuf[len..]) {
+                Ok(0) => {
+                    conn.rbuf.truncate(len);
+                    self.core.close(slot, CloseReason::ClientClosed);
+                    return;
+                }
+                Ok(n) => {
+                    conn.rbuf.truncate(len + n);
+                    if n == want {
+                        conn.read_size = (want * 2).min(MAX_READ);
+                    } else if n < want / 4 {
+                        conn.read_size = (want / 2).max(MIN_READ);
+                    }
+                    self.core.process_input(slot);
+                    if n < want {
+                        return;
+                    }
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        self.more_to_read.push(slot);
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    conn.rbuf.truncate(len);
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    conn.rbuf.truncate(len);
+                }
+                Err(_) => {
+                    conn.rbuf.truncate(len);
+                    self.core.close(slot, CloseReason::ReadError);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn receive_batches(&mut self) {
+        let me = self.core.id as usize;
+        let shared = self.core.shared.clone();
+        shared.inboxes[me].drain_into(&mut self.inbox_scratch);
+        for batch in self.inbox_scratch.drain(..) {
+            self.core.receive_batch(&batch);
+            let from = batch.from as usize;
+            if let Some(inbox) = shared.inboxes.get(from) {
+                inbox.give_spare(batch);
+            }
+        }
+    }
+
+    /// Writes queued output of every connection touched this cycle.
+    fn flush_all(&mut self) {
+        let list = std::mem::take(&mut self.core.flush_list);
+        for &slot in &list {
+            self.flush(slot);
+        }
+        let mut list = list;
+        list.clear();
+        if self.core.flush_list.is_empty() {
+            self.core.flush_list = list;
+        }
+    }
+
+    fn flush(&mut self, slot: u32) {
+        let now = self.core.now;
+        let Some(conn) = self.core.conns.get_mut(slot as usize).and_then(Option::as_mut) else { return };
+        conn.dirty = false;
+        if conn.closing.is_some() {
+            return; // close_pending decides whether to flush
+        }
+        let Some(sock) = self.sockets.get_mut(slot as usize).and_then(Option::as_mut) else { return };
+        match write_out(sock, &mut conn.out) {
+            Ok(true) => conn.stalled_since = None,
+            Ok(false) => {
+                conn.stalled_since.get_or_insert(now);
+            }
+            Err(_) => self.core.close(slot, CloseReason::WriteError),
+        }
+    }
+
+    fn close_pending(&mut self) {
+        while let Some(slot) = self.core.close_list.pop() {
+            let reason = self.core.conn(slot).and_then(|c| c.closing).unwrap_or(CloseReason::ClientClosed);
+            let sock = self.sockets.get_mut(slot as usize).and_then(Option::take);
+            let conn = self.core.remove(slot);
+            if let (Some(mut sock), Some(mut conn)) = (sock, conn) {
+                if reason.flushes() && conn.out.pending() > 0 {
+                    let _ = write_out(&mut sock, &mut conn.out);
+                }
+                let _ = self.poll.registry().deregister(&mut sock);
+                let _ = sock.shutdown(std::net::Shutdown::Both);
+                crate::debug!("{} - cid:{} - Client connection closed: {}", conn.addr, conn.cid, reason.as_str());
+            }
+        }
+    }
+
+    /// Graceful stop: no new connections, flush what is queued, close everyone.
+    fn shutdown(&mut self) {
+        if let Some(mut l) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        self.receive_batches();
+        self.end_cycle();
+        for slot in 0..self.core.conns.len() as u32 {
+            if self.core.conn(slot).is_some() {
+                self.core.close(slot, CloseReason::ServerShutdown);
+            }
+        }
+        self.close_pending();
+    }
+}
+
+/// Writes as much queued output as the socket takes. `Ok(true)` when all of it went.
+fn write_out(sock: &mut TcpStream, out: &mut super::conn::OutBuf) -> io::Result<bool> {
+    while out.pending() > 0 {
+        match sock.write(out.unwritten()) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => out.consume(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
