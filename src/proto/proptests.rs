@@ -130,8 +130,11 @@ fn frame() -> impl Strategy<Value = (Vec<u8>, F)> {
     prop_oneof![4 => pubf, 2 => hpub, 2 => sub, 1 => unsub, 1 => simple, 1 => connect]
 }
 
+/// subject, sid, reply, headers, payload
+type MsgParts = (Vec<u8>, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>);
+
 /// A test-only reader for what `write_msg` produces.
-fn read_msg(w: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>)> {
+fn read_msg(w: &[u8]) -> Option<MsgParts> {
     let nl = w.iter().position(|&c| c == b'\n')?;
     let line = std::str::from_utf8(w.get(..nl.checked_sub(1)?)?).ok()?;
     let a: Vec<&str> = line.split(' ').collect();

@@ -360,7 +360,7 @@ fn max_control_line_on_partial_lines() {
         let mut buf = op.as_bytes().to_vec();
         let mut failed = false;
         for _ in 0..100 {
-            buf.push(b'x');
+            buf.extend_from_slice(b"x");
             match p.parse(&buf, &l) {
                 Ok(None) => {}
                 Err(ParseError::MaxControlLine) => {
