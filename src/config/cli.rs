@@ -11,7 +11,10 @@ use super::options::Options;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Run the server with these options; `warnings` should be logged at start.
-    Run { options: Box<Options>, warnings: Vec<String> },
+    Run {
+        options: Box<Options>,
+        warnings: Vec<String>,
+    },
     /// `-t -c FILE`: check the configuration file and exit (see [`check_config`]).
     CheckConfig { file: PathBuf },
     /// `-v`: print the version and exit.
@@ -86,26 +89,53 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
     (&["help_tls"], Kind::Bool, Target::HelpTls),
     (
         &[
-            "user", "pass", "auth", "tlscert", "tlskey", "tlscacert", "routes", "cluster",
-            "cluster_name", "cluster_listen", "cluster_advertise", "client_advertise",
-            "ports_file_dir", "r", "remote_syslog", "sl", "signal",
+            "user",
+            "pass",
+            "auth",
+            "tlscert",
+            "tlskey",
+            "tlscacert",
+            "routes",
+            "cluster",
+            "cluster_name",
+            "cluster_listen",
+            "cluster_advertise",
+            "client_advertise",
+            "ports_file_dir",
+            "r",
+            "remote_syslog",
+            "sl",
+            "signal",
         ],
         Kind::Str,
         Target::NotYet,
     ),
     (
         &[
-            "m", "http_port", "ms", "https_port", "connect_retries", "log_size_limit",
-            "max_traced_msg_len", "profile",
+            "m",
+            "http_port",
+            "ms",
+            "https_port",
+            "connect_retries",
+            "log_size_limit",
+            "max_traced_msg_len",
+            "profile",
         ],
         Kind::Int,
         Target::NotYet,
     ),
-    (&["tls", "tlsverify", "no_advertise", "s", "syslog"], Kind::Bool, Target::NotYet),
+    (
+        &["tls", "tlsverify", "no_advertise", "s", "syslog"],
+        Kind::Bool,
+        Target::NotYet,
+    ),
 ];
 
 fn lookup(name: &str) -> Option<(Kind, Target)> {
-    FLAGS.iter().find(|(names, _, _)| names.contains(&name)).map(|&(_, k, t)| (k, t))
+    FLAGS
+        .iter()
+        .find(|(names, _, _)| names.contains(&name))
+        .map(|&(_, k, t)| (k, t))
 }
 
 /// Go `strconv.ParseBool`.
@@ -169,13 +199,17 @@ fn parse_flags(args: Vec<String>) -> Result<Flags, CliError> {
             None => (body, None),
         };
         let Some((kind, target)) = lookup(name) else {
-            return Err(CliError::Flag(format!("flag provided but not defined: -{name}")));
+            return Err(CliError::Flag(format!(
+                "flag provided but not defined: -{name}"
+            )));
         };
         let val = match kind {
             Kind::Bool => match inline {
                 None => Val::Bool(true),
                 Some(v) => Val::Bool(parse_bool(&v).ok_or_else(|| {
-                    CliError::Flag(format!("invalid boolean value {v:?} for -{name}: parse error"))
+                    CliError::Flag(format!(
+                        "invalid boolean value {v:?} for -{name}: parse error"
+                    ))
                 })?),
             },
             Kind::Int | Kind::Str => {
@@ -235,7 +269,9 @@ fn apply(f: &mut Flags, name: &str, target: Target, val: Val) {
         (Target::StoreDir, _) => f.warnings.push(format!(
             "flag -{name} only matters for JetStream, which natrix does not support; ignored"
         )),
-        _ => f.warnings.push(format!("flag -{name} is not supported by natrix yet; ignored")),
+        _ => f.warnings.push(format!(
+            "flag -{name} is not supported by natrix yet; ignored"
+        )),
     }
 }
 
@@ -274,13 +310,18 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, Cl
     warnings.extend(f.warnings);
     if let Some(p) = f.port {
         if !(-1..=65535).contains(&p) {
-            return Err(CliError::Flag(format!("invalid value \"{p}\" for flag -p: out of range")));
+            return Err(CliError::Flag(format!(
+                "invalid value \"{p}\" for flag -p: out of range"
+            )));
         }
         o.port = p as i32;
     }
     if let Some(w) = f.workers {
-        o.workers = usize::try_from(w)
-            .map_err(|_| CliError::Flag(format!("invalid value \"{w}\" for flag -workers: must not be negative")))?;
+        o.workers = usize::try_from(w).map_err(|_| {
+            CliError::Flag(format!(
+                "invalid value \"{w}\" for flag -workers: must not be negative"
+            ))
+        })?;
     }
     if let Some(h) = f.host {
         o.host = h;
@@ -305,7 +346,10 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, Cl
     }
     o.apply_defaults();
     o.validate().map_err(CliError::Invalid)?;
-    Ok(Command::Run { options: Box::new(o), warnings })
+    Ok(Command::Run {
+        options: Box::new(o),
+        warnings,
+    })
 }
 
 /// `-t`: load and validate a configuration file; on success the caller prints

@@ -26,7 +26,13 @@ fn no_args_gives_defaults() {
 
 #[test]
 fn go_flag_forms() {
-    for s in ["-p 4333", "-p=4333", "--port=4333", "--port 4333", "-port 4333"] {
+    for s in [
+        "-p 4333",
+        "-p=4333",
+        "--port=4333",
+        "--port 4333",
+        "-port 4333",
+    ] {
         assert_eq!(run(s).0.port, 4333, "{s}");
     }
     assert_eq!(run("-p -1").0.port, -1);
@@ -51,7 +57,10 @@ fn go_flag_forms() {
     assert_eq!(o.0.pid_file, Some(PathBuf::from("/tmp/p")));
     assert_eq!(o.0.log_file, Some(PathBuf::from("/tmp/l")));
     assert_eq!(o.0.workers, 2);
-    assert_eq!(run("--net=10.0.0.1 --server_name x -l a").0.host, "10.0.0.1");
+    assert_eq!(
+        run("--net=10.0.0.1 --server_name x -l a").0.host,
+        "10.0.0.1"
+    );
     // Parsing stops at "--".
     assert_eq!(run("-p 5 -- ").0.port, 5);
 }
@@ -61,8 +70,14 @@ fn flag_errors() {
     assert_eq!(err("-foo"), "flag provided but not defined: -foo");
     assert_eq!(err("--foo=1"), "flag provided but not defined: -foo");
     assert_eq!(err("-p"), "flag needs an argument: -p");
-    assert_eq!(err("-p abc"), "invalid value \"abc\" for flag -p: parse error");
-    assert_eq!(err("-D=maybe"), "invalid boolean value \"maybe\" for -D: parse error");
+    assert_eq!(
+        err("-p abc"),
+        "invalid value \"abc\" for flag -p: parse error"
+    );
+    assert_eq!(
+        err("-D=maybe"),
+        "invalid boolean value \"maybe\" for -D: parse error"
+    );
     assert_eq!(err("---p 1"), "bad flag syntax: ---p");
     assert_eq!(err("-p 1 extra"), "unrecognized command: \"extra\"");
     assert!(err("-p 70000").contains("out of range"));
@@ -76,8 +91,18 @@ fn commands() {
     assert_eq!(parse_args(args("version")), Ok(Command::Version));
     assert_eq!(parse_args(args("-h")), Ok(Command::Help));
     assert_eq!(parse_args(args("--help")), Ok(Command::Help));
-    assert_eq!(parse_args(args("-t -c x.conf")), Ok(Command::CheckConfig { file: "x.conf".into() }));
-    assert_eq!(parse_args(args("-c x.conf -t")), Ok(Command::CheckConfig { file: "x.conf".into() }));
+    assert_eq!(
+        parse_args(args("-t -c x.conf")),
+        Ok(Command::CheckConfig {
+            file: "x.conf".into()
+        })
+    );
+    assert_eq!(
+        parse_args(args("-c x.conf -t")),
+        Ok(Command::CheckConfig {
+            file: "x.conf".into()
+        })
+    );
     assert!(err("-t").contains("must specify [-c, --config]"));
     assert!(usage().contains("--port"));
 }
@@ -104,17 +129,29 @@ fn temp_conf(name: &str, body: &str) -> PathBuf {
 
 #[test]
 fn flags_override_the_file() {
-    let f = temp_conf("a.conf", "listen: 127.0.0.2:4999\ndebug: true\nping_interval: \"5s\"\ntls {}\n");
+    let f = temp_conf(
+        "a.conf",
+        "listen: 127.0.0.2:4999\ndebug: true\nping_interval: \"5s\"\ntls {}\n",
+    );
     let p = f.display().to_string();
     let (o, w) = run(&format!("-c {p}"));
-    assert_eq!((o.host.as_str(), o.port, o.debug), ("127.0.0.2", 4999, true));
+    assert_eq!(
+        (o.host.as_str(), o.port, o.debug),
+        ("127.0.0.2", 4999, true)
+    );
     assert_eq!(o.ping_interval, Duration::from_secs(5));
     assert_eq!(o.config_file.as_deref(), Some(f.as_path()));
     assert_eq!(w.len(), 1);
-    assert!(w[0].ends_with(":4:1: \"tls\" is not supported by natrix yet; ignored"), "{w:?}");
+    assert!(
+        w[0].ends_with(":4:1: \"tls\" is not supported by natrix yet; ignored"),
+        "{w:?}"
+    );
     // -p overrides the port and keeps the file's host.
     let (o, _) = run(&format!("-c {p} -p 5000 -D=false"));
-    assert_eq!((o.host.as_str(), o.port, o.debug), ("127.0.0.2", 5000, false));
+    assert_eq!(
+        (o.host.as_str(), o.port, o.debug),
+        ("127.0.0.2", 5000, false)
+    );
     // -p 0 means the default port, even over listen.
     assert_eq!(run(&format!("-p 0 --config={p}")).0.port, 4222);
     let (o, _) = run(&format!("-c {p} -a 0.0.0.0 -p -1"));
@@ -127,12 +164,20 @@ fn config_errors_propagate() {
     let f = temp_conf("bad.conf", "port: 1\nfoo: 2\n");
     let p = f.display().to_string();
     match parse_args(args(&format!("-c {p}"))) {
-        Err(CliError::Config(e)) => assert_eq!(e.to_string(), format!("{p}:2:1: unknown field \"foo\"")),
+        Err(CliError::Config(e)) => {
+            assert_eq!(e.to_string(), format!("{p}:2:1: unknown field \"foo\""))
+        }
         other => panic!("{other:?}"),
     }
     assert!(check_config(&f).is_err());
     let f = temp_conf("inv.conf", "max_payload: 2MB\nmax_pending: 1MB\n");
     let e = err(&format!("-c {}", f.display()));
-    assert_eq!(e, "max_payload (2097152) cannot be higher than max_pending (1048576)");
-    assert!(matches!(parse_args(args("-c /nonexistent/natrix.conf")), Err(CliError::Config(_))));
+    assert_eq!(
+        e,
+        "max_payload (2097152) cannot be higher than max_pending (1048576)"
+    );
+    assert!(matches!(
+        parse_args(args("-c /nonexistent/natrix.conf")),
+        Err(CliError::Config(_))
+    ));
 }

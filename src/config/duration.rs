@@ -22,14 +22,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let mut total: f64 = 0.0;
     while !rest.is_empty() {
         // Number: digits with an optional fraction.
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let num = &rest[..num_len];
         if num.is_empty() || num == "." || num.matches('.').count() > 1 {
             return Err(invalid());
         }
         let n: f64 = num.parse().map_err(|_| invalid())?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let nanos_per: f64 = match unit {
@@ -66,7 +70,10 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("10us"), Ok(Duration::from_micros(10)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_duration("abc"), Err("time: invalid duration \"abc\"".to_string()));
+        assert_eq!(
+            parse_duration("abc"),
+            Err("time: invalid duration \"abc\"".to_string())
+        );
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("").is_err());

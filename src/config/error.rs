@@ -38,10 +38,16 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn at(pos: &Pos, message: impl Into<String>) -> ConfigError {
-        ConfigError { pos: Some(pos.clone()), message: message.into() }
+        ConfigError {
+            pos: Some(pos.clone()),
+            message: message.into(),
+        }
     }
     pub fn new(message: impl Into<String>) -> ConfigError {
-        ConfigError { pos: None, message: message.into() }
+        ConfigError {
+            pos: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -55,7 +61,10 @@ pub struct ConfigWarning {
 
 impl ConfigWarning {
     pub fn at(pos: &Pos, message: impl Into<String>) -> ConfigWarning {
-        ConfigWarning { pos: Some(pos.clone()), message: message.into() }
+        ConfigWarning {
+            pos: Some(pos.clone()),
+            message: message.into(),
+        }
     }
 }
 

@@ -122,13 +122,26 @@ impl Lexer {
         Some(c)
     }
     fn err<T>(&self, message: impl Into<String>) -> LResult<T> {
-        Err(LexError { message: message.into(), line: self.line, col: self.col })
+        Err(LexError {
+            message: message.into(),
+            line: self.line,
+            col: self.col,
+        })
     }
     fn err_at<T>(&self, line: u32, col: u32, message: impl Into<String>) -> LResult<T> {
-        Err(LexError { message: message.into(), line, col })
+        Err(LexError {
+            message: message.into(),
+            line,
+            col,
+        })
     }
     fn emit(&mut self, kind: ItemKind, val: String, line: u32, col: u32) {
-        self.items.push(Item { kind, val, line, col });
+        self.items.push(Item {
+            kind,
+            val,
+            line,
+            col,
+        });
     }
     fn skip_comment(&mut self) {
         while let Some(c) = self.peek() {
@@ -248,10 +261,16 @@ impl Lexer {
             }
         }
         match self.peek() {
-            None => self.err_at(line, col, format!("Expected a value for key '{key}' but found EOF")),
-            Some('}') if ctx == Ctx::Map => {
-                self.err_at(line, col, format!("Expected a value for key '{key}' but found '}}'"))
-            }
+            None => self.err_at(
+                line,
+                col,
+                format!("Expected a value for key '{key}' but found EOF"),
+            ),
+            Some('}') if ctx == Ctx::Map => self.err_at(
+                line,
+                col,
+                format!("Expected a value for key '{key}' but found '}}'"),
+            ),
             Some(',') if ctx == Ctx::Map => self.err("Unexpected map value terminator ','."),
             _ => self.value(),
         }
@@ -372,7 +391,9 @@ impl Lexer {
     fn nest(&mut self) -> LResult<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return self.err(format!("maps and arrays nested deeper than {MAX_DEPTH} levels"));
+            return self.err(format!(
+                "maps and arrays nested deeper than {MAX_DEPTH} levels"
+            ));
         }
         Ok(())
     }
@@ -416,7 +437,13 @@ impl Lexer {
     }
 
     /// A bare (unquoted) string; `prefix` holds characters already consumed.
-    fn bare_string(&mut self, line: u32, col: u32, mut s: String, mut escaped: bool) -> LResult<()> {
+    fn bare_string(
+        &mut self,
+        line: u32,
+        col: u32,
+        mut s: String,
+        mut escaped: bool,
+    ) -> LResult<()> {
         loop {
             match self.peek() {
                 Some('\\') => {
@@ -440,7 +467,10 @@ impl Lexer {
         let lower = s.to_ascii_lowercase();
         if escaped {
             self.emit(ItemKind::String, s, line, col);
-        } else if matches!(lower.as_str(), "true" | "false" | "yes" | "no" | "on" | "off") {
+        } else if matches!(
+            lower.as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off"
+        ) {
             self.emit(ItemKind::Bool, s, line, col);
         } else if let Some(name) = s.strip_prefix('$') {
             self.emit(ItemKind::Variable, name.to_string(), line, col);
@@ -560,7 +590,9 @@ impl Lexer {
         loop {
             match self.bump() {
                 None => return self.err("Unexpected EOF processing block."),
-                Some('\n') if self.peek() == Some(')') && matches!(self.peek_at(1), None | Some('\n')) => {
+                Some('\n')
+                    if self.peek() == Some(')') && matches!(self.peek_at(1), None | Some('\n')) =>
+                {
                     self.bump();
                     self.emit(ItemKind::String, s, line, col);
                     return Ok(());
@@ -661,7 +693,11 @@ mod tests {
     use super::*;
 
     fn kinds(src: &str) -> Vec<(ItemKind, String)> {
-        lex(src).unwrap().into_iter().map(|i| (i.kind, i.val)).collect()
+        lex(src)
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.kind, i.val))
+            .collect()
     }
 
     #[test]

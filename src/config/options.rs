@@ -73,18 +73,65 @@ use super::parser::{parse_file, parse_str, Key, Node, Value};
 /// Top-level keys of nats-server 2.9.10 that belong to features natrix does not have yet.
 /// They are accepted with a warning.
 const NOT_YET_SUPPORTED: &[&str] = &[
-    "client_advertise", "server_tags", "mappings", "maps", "disable_sublist_cache",
-    "no_sublist_cache", "accounts", "authorization", "http", "https", "http_port",
-    "monitor_port", "https_port", "http_base_path", "cluster", "gateway", "leaf", "leafnodes",
-    "logfile_size_limit", "log_size_limit", "syslog", "remote_syslog", "ports_file_dir",
-    "prof_port", "max_traced_msg_len", "max_sub_tokens", "max_subscription_tokens", "tls",
-    "ocsp", "allow_non_tls", "lame_duck_duration", "lame_duck_grace_period", "operator",
-    "operators", "roots", "root", "root_operators", "root_operator", "resolver",
-    "account_resolver", "accounts_resolver", "resolver_tls", "resolver_preload",
-    "resolver_pinned_accounts", "no_auth_user", "system_account", "system",
-    "no_system_account", "no_system", "no_sys_acc", "no_header_support", "trusted",
-    "trusted_keys", "connect_error_reports", "reconnect_error_reports", "websocket", "ws",
-    "mqtt", "default_js_domain",
+    "client_advertise",
+    "server_tags",
+    "mappings",
+    "maps",
+    "disable_sublist_cache",
+    "no_sublist_cache",
+    "accounts",
+    "authorization",
+    "http",
+    "https",
+    "http_port",
+    "monitor_port",
+    "https_port",
+    "http_base_path",
+    "cluster",
+    "gateway",
+    "leaf",
+    "leafnodes",
+    "logfile_size_limit",
+    "log_size_limit",
+    "syslog",
+    "remote_syslog",
+    "ports_file_dir",
+    "prof_port",
+    "max_traced_msg_len",
+    "max_sub_tokens",
+    "max_subscription_tokens",
+    "tls",
+    "ocsp",
+    "allow_non_tls",
+    "lame_duck_duration",
+    "lame_duck_grace_period",
+    "operator",
+    "operators",
+    "roots",
+    "root",
+    "root_operators",
+    "root_operator",
+    "resolver",
+    "account_resolver",
+    "accounts_resolver",
+    "resolver_tls",
+    "resolver_preload",
+    "resolver_pinned_accounts",
+    "no_auth_user",
+    "system_account",
+    "system",
+    "no_system_account",
+    "no_system",
+    "no_sys_acc",
+    "no_header_support",
+    "trusted",
+    "trusted_keys",
+    "connect_error_reports",
+    "reconnect_error_reports",
+    "websocket",
+    "ws",
+    "mqtt",
+    "default_js_domain",
 ];
 
 impl Options {
@@ -149,7 +196,12 @@ impl Options {
         }
     }
 
-    fn apply_key(&mut self, key: &Key, v: &Node, warnings: &mut Vec<ConfigWarning>) -> Result<(), ConfigError> {
+    fn apply_key(
+        &mut self,
+        key: &Key,
+        v: &Node,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<(), ConfigError> {
         let k = key.name.as_str();
         match k.to_ascii_lowercase().as_str() {
             "listen" => {
@@ -188,7 +240,9 @@ impl Options {
             "jetstream" => {
                 let disabled = match &v.value {
                     Value::Bool(b) => !b,
-                    Value::String(s) => matches!(s.to_ascii_lowercase().as_str(), "disabled" | "disable"),
+                    Value::String(s) => {
+                        matches!(s.to_ascii_lowercase().as_str(), "disabled" | "disable")
+                    }
                     _ => false,
                 };
                 if !disabled {
@@ -204,7 +258,9 @@ impl Options {
             }
             "store_dir" | "storedir" => warnings.push(ConfigWarning::at(
                 &key.pos,
-                format!("\"{k}\" only matters for JetStream, which natrix does not support; ignored"),
+                format!(
+                    "\"{k}\" only matters for JetStream, which natrix does not support; ignored"
+                ),
             )),
             lower if NOT_YET_SUPPORTED.contains(&lower) => warnings.push(ConfigWarning::at(
                 &key.pos,
@@ -220,7 +276,10 @@ impl Options {
     /// Cross-field checks, as nats-server's `validateOptions`.
     pub fn validate(&self) -> Result<(), String> {
         if !(-1..=65535).contains(&self.port) {
-            return Err(format!("invalid port {}: must be between -1 and 65535", self.port));
+            return Err(format!(
+                "invalid port {}: must be between -1 and 65535",
+                self.port
+            ));
         }
         if self.host.is_empty() {
             return Err("host can not be empty".to_string());
@@ -240,7 +299,10 @@ impl Options {
             ));
         }
         if self.max_control_line == 0 || self.max_control_line > i32::MAX as u32 {
-            return Err(format!("invalid max_control_line {}", self.max_control_line));
+            return Err(format!(
+                "invalid max_control_line {}",
+                self.max_control_line
+            ));
         }
         if self.max_connections == 0 {
             return Err("max_connections must be at least 1".to_string());
@@ -259,11 +321,16 @@ impl Options {
 }
 
 fn type_err(k: &str, v: &Node, want: &str) -> ConfigError {
-    ConfigError::at(&v.pos, format!("\"{k}\" must be {want}, got {}", v.value.type_name()))
+    ConfigError::at(
+        &v.pos,
+        format!("\"{k}\" must be {want}, got {}", v.value.type_name()),
+    )
 }
 
 fn string(k: &str, v: &Node) -> Result<String, ConfigError> {
-    v.as_str().map(str::to_string).ok_or_else(|| type_err(k, v, "a string"))
+    v.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| type_err(k, v, "a string"))
 }
 
 fn boolean(k: &str, v: &Node) -> Result<bool, ConfigError> {
@@ -273,7 +340,10 @@ fn boolean(k: &str, v: &Node) -> Result<bool, ConfigError> {
 fn int_in(k: &str, v: &Node, min: i64, max: i64) -> Result<i64, ConfigError> {
     let n = v.as_int().ok_or_else(|| type_err(k, v, "an integer"))?;
     if n < min || n > max {
-        return Err(ConfigError::at(&v.pos, format!("{k} value {n} is out of range ({min}..{max})")));
+        return Err(ConfigError::at(
+            &v.pos,
+            format!("{k} value {n} is out of range ({min}..{max})"),
+        ));
     }
     Ok(n)
 }
@@ -282,7 +352,10 @@ fn int_in(k: &str, v: &Node, min: i64, max: i64) -> Result<i64, ConfigError> {
 fn int_max(k: &str, v: &Node, max: i64) -> Result<i64, ConfigError> {
     let n = v.as_int().ok_or_else(|| type_err(k, v, "an integer"))?;
     if n < 0 {
-        return Err(ConfigError::at(&v.pos, format!("{k} value can not be negative")));
+        return Err(ConfigError::at(
+            &v.pos,
+            format!("{k} value can not be negative"),
+        ));
     }
     if n > max {
         return Err(ConfigError::at(&v.pos, format!("{k} value is too big")));
@@ -291,14 +364,21 @@ fn int_max(k: &str, v: &Node, max: i64) -> Result<i64, ConfigError> {
 }
 
 /// A Go duration string, or (deprecated, with a warning) an integer number of seconds.
-fn duration(k: &str, v: &Node, warnings: &mut Vec<ConfigWarning>) -> Result<std::time::Duration, ConfigError> {
+fn duration(
+    k: &str,
+    v: &Node,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<std::time::Duration, ConfigError> {
     match &v.value {
         Value::String(s) => parse_duration(s)
             .map_err(|e| ConfigError::at(&v.pos, format!("error parsing {k}: {e}"))),
         Value::Int(n) => {
             let secs = u64::try_from(*n)
                 .map_err(|_| ConfigError::at(&v.pos, format!("{k} value can not be negative")))?;
-            warnings.push(ConfigWarning::at(&v.pos, format!("{k} should be converted to a duration")));
+            warnings.push(ConfigWarning::at(
+                &v.pos,
+                format!("{k} should be converted to a duration"),
+            ));
             Ok(Duration::from_secs(secs))
         }
         _ => Err(type_err(k, v, "a duration string such as \"2s\"")),
@@ -312,7 +392,10 @@ fn parse_listen(v: &Node) -> Result<(String, i32), ConfigError> {
         if (-1..=65535).contains(&n) {
             Ok(n as i32)
         } else {
-            Err(ConfigError::at(&v.pos, format!("listen port {n} is out of range")))
+            Err(ConfigError::at(
+                &v.pos,
+                format!("listen port {n} is out of range"),
+            ))
         }
     };
     match &v.value {
@@ -323,16 +406,19 @@ fn parse_listen(v: &Node) -> Result<(String, i32), ConfigError> {
                 return Ok((String::new(), check(n)?));
             }
             let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-                let (h, p) = rest
-                    .split_once("]:")
-                    .ok_or_else(|| ConfigError::at(&v.pos, format!("could not parse address string {s:?}")))?;
+                let (h, p) = rest.split_once("]:").ok_or_else(|| {
+                    ConfigError::at(&v.pos, format!("could not parse address string {s:?}"))
+                })?;
                 (h, p)
             } else {
-                let (h, p) = s
-                    .rsplit_once(':')
-                    .ok_or_else(|| ConfigError::at(&v.pos, format!("could not parse address string {s:?}")))?;
+                let (h, p) = s.rsplit_once(':').ok_or_else(|| {
+                    ConfigError::at(&v.pos, format!("could not parse address string {s:?}"))
+                })?;
                 if h.contains(':') {
-                    return Err(ConfigError::at(&v.pos, format!("could not parse address string {s:?}")));
+                    return Err(ConfigError::at(
+                        &v.pos,
+                        format!("could not parse address string {s:?}"),
+                    ));
                 }
                 (h, p)
             };
@@ -341,7 +427,10 @@ fn parse_listen(v: &Node) -> Result<(String, i32), ConfigError> {
         }
         other => Err(ConfigError::at(
             &v.pos,
-            format!("listen: expected port or host:port, got {}", other.type_name()),
+            format!(
+                "listen: expected port or host:port, got {}",
+                other.type_name()
+            ),
         )),
     }
 }

@@ -18,7 +18,13 @@ fn load_err(src: &str) -> String {
 fn empty_file_gives_defaults() {
     let (o, w) = load("");
     assert!(w.is_empty());
-    assert_eq!(Options { config_file: None, ..o }, Options::default());
+    assert_eq!(
+        Options {
+            config_file: None,
+            ..o
+        },
+        Options::default()
+    );
 }
 
 #[test]
@@ -51,7 +57,9 @@ fn all_supported_keys() {
 
 #[test]
 fn aliases_and_case() {
-    let (o, _) = load("net: 10.0.0.1\nmax_conn: 7\nmax_subs: 8\nlogfile: a.log\npidfile: a.pid\nPORT: 5000\n");
+    let (o, _) = load(
+        "net: 10.0.0.1\nmax_conn: 7\nmax_subs: 8\nlogfile: a.log\npidfile: a.pid\nPORT: 5000\n",
+    );
     assert_eq!(o.host, "10.0.0.1");
     assert_eq!(o.max_connections, 7);
     assert_eq!(o.max_subscriptions, 8);
@@ -92,9 +100,15 @@ fn integer_durations_warn() {
     assert_eq!(o.ping_interval, Duration::from_secs(60));
     assert_eq!(o.write_deadline, Duration::from_secs(5));
     assert_eq!(w.len(), 2);
-    assert_eq!(w[0].to_string(), "t.conf:1:16: ping_interval should be converted to a duration");
+    assert_eq!(
+        w[0].to_string(),
+        "t.conf:1:16: ping_interval should be converted to a duration"
+    );
     let e = load_err("ping_interval: \"abc\"\n");
-    assert_eq!(e, "t.conf:1:16: error parsing ping_interval: time: invalid duration \"abc\"");
+    assert_eq!(
+        e,
+        "t.conf:1:16: error parsing ping_interval: time: invalid duration \"abc\""
+    );
     // Bare 5s lexes as a string.
     let (o, _) = load("write_deadline: 5s\n");
     assert_eq!(o.write_deadline, Duration::from_secs(5));
@@ -102,16 +116,34 @@ fn integer_durations_warn() {
 
 #[test]
 fn wrong_types_report_the_value_position() {
-    assert_eq!(load_err("port: \"abc\"\n"), "t.conf:1:7: \"port\" must be an integer, got string");
-    assert_eq!(load_err("\n  debug = 1\n"), "t.conf:2:11: \"debug\" must be a boolean, got integer");
-    assert_eq!(load_err("host: [1]\n"), "t.conf:1:7: \"host\" must be a string, got array");
-    assert_eq!(load_err("max_payload: 3GB\n"), "t.conf:1:14: max_payload value is too big");
-    assert_eq!(load_err("max_pending: -1\n"), "t.conf:1:14: max_pending value can not be negative");
+    assert_eq!(
+        load_err("port: \"abc\"\n"),
+        "t.conf:1:7: \"port\" must be an integer, got string"
+    );
+    assert_eq!(
+        load_err("\n  debug = 1\n"),
+        "t.conf:2:11: \"debug\" must be a boolean, got integer"
+    );
+    assert_eq!(
+        load_err("host: [1]\n"),
+        "t.conf:1:7: \"host\" must be a string, got array"
+    );
+    assert_eq!(
+        load_err("max_payload: 3GB\n"),
+        "t.conf:1:14: max_payload value is too big"
+    );
+    assert_eq!(
+        load_err("max_pending: -1\n"),
+        "t.conf:1:14: max_pending value can not be negative"
+    );
 }
 
 #[test]
 fn unknown_field() {
-    assert_eq!(load_err("port: 4222\n  foo: 1\n"), "t.conf:2:3: unknown field \"foo\"");
+    assert_eq!(
+        load_err("port: 4222\n  foo: 1\n"),
+        "t.conf:2:3: unknown field \"foo\""
+    );
 }
 
 #[test]
@@ -120,9 +152,15 @@ fn top_level_variables() {
     let (o, w) = load("P = 4999\nport: $P\n");
     assert_eq!(o.port, 4999);
     assert!(w.is_empty());
-    assert_eq!(load_err("X = 5\nport: 4222\n"), "t.conf:1:1: unknown field \"X\"");
+    assert_eq!(
+        load_err("X = 5\nport: 4222\n"),
+        "t.conf:1:1: unknown field \"X\""
+    );
     let e = load_err("port: $NATRIX_CFG_SURELY_UNSET_2\n");
-    assert!(e.contains("variable reference for 'NATRIX_CFG_SURELY_UNSET_2' on line 1 can not be found"), "{e}");
+    assert!(
+        e.contains("variable reference for 'NATRIX_CFG_SURELY_UNSET_2' on line 1 can not be found"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -137,7 +175,9 @@ fn jetstream_is_refused() {
     assert_eq!(w.len(), 1);
     let (_, w) = load("store_dir: /tmp/js\n");
     assert_eq!(w.len(), 1);
-    assert!(w[0].to_string().starts_with("t.conf:1:1: \"store_dir\" only matters for JetStream"));
+    assert!(w[0]
+        .to_string()
+        .starts_with("t.conf:1:1: \"store_dir\" only matters for JetStream"));
 }
 
 #[test]
@@ -148,8 +188,14 @@ fn later_features_warn() {
     let (o, w) = load(src);
     assert_eq!(o.port, 4222);
     let text: Vec<String> = w.iter().map(ToString::to_string).collect();
-    assert_eq!(text[0], "t.conf:2:1: \"tls\" is not supported by natrix yet; ignored");
-    assert_eq!(text[1], "t.conf:5:1: \"authorization\" is not supported by natrix yet; ignored");
+    assert_eq!(
+        text[0],
+        "t.conf:2:1: \"tls\" is not supported by natrix yet; ignored"
+    );
+    assert_eq!(
+        text[1],
+        "t.conf:5:1: \"authorization\" is not supported by natrix yet; ignored"
+    );
     assert_eq!(w.len(), 14, "{text:?}");
     assert!(o.trace, "trace_verbose implies trace");
 }
@@ -157,12 +203,28 @@ fn later_features_warn() {
 #[test]
 fn validation() {
     let (o, _) = load("max_payload: 2MB\nmax_pending: 1MB\n");
-    assert_eq!(o.validate(), Err("max_payload (2097152) cannot be higher than max_pending (1048576)".to_string()));
-    let o = Options { ping_max: 0, ..Options::default() };
+    assert_eq!(
+        o.validate(),
+        Err("max_payload (2097152) cannot be higher than max_pending (1048576)".to_string())
+    );
+    let o = Options {
+        ping_max: 0,
+        ..Options::default()
+    };
     assert!(o.validate().is_err());
-    let o = Options { max_payload: u32::MAX, max_pending: u64::MAX, ..Options::default() };
-    assert_eq!(o.validate(), Err("max_payload value is too big".to_string()));
-    let o = Options { server_name: Some("a b".into()), ..Options::default() };
+    let o = Options {
+        max_payload: u32::MAX,
+        max_pending: u64::MAX,
+        ..Options::default()
+    };
+    assert_eq!(
+        o.validate(),
+        Err("max_payload value is too big".to_string())
+    );
+    let o = Options {
+        server_name: Some("a b".into()),
+        ..Options::default()
+    };
     assert!(o.validate().is_err());
     assert_eq!(Options::default().validate(), Ok(()));
 }

@@ -65,7 +65,11 @@ impl Node {
     }
     /// Look a key up in a map, ignoring ASCII case (as nats-server does for option keys).
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries().iter().rev().find(|(k, _)| k.name.eq_ignore_ascii_case(key)).map(|(_, n)| n)
+        self.entries()
+            .iter()
+            .rev()
+            .find(|(k, _)| k.name.eq_ignore_ascii_case(key))
+            .map(|(_, n)| n)
     }
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
@@ -123,7 +127,10 @@ pub fn parse_file(path: &Path) -> Result<Node, ConfigError> {
 
 fn read(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::new(format!("error opening config file '{}': {e}", path.display()))
+        ConfigError::new(format!(
+            "error opening config file '{}': {e}",
+            path.display()
+        ))
     })
 }
 
@@ -134,11 +141,18 @@ fn parse_inner(
     env_depth: u32,
 ) -> Result<Node, ConfigError> {
     let file: Arc<Path> = Arc::from(file);
-    let items = lex(src).map_err(|e| {
-        ConfigError::at(&Pos::new(file.clone(), e.line, e.col), e.message)
-    })?;
+    let items =
+        lex(src).map_err(|e| ConfigError::at(&Pos::new(file.clone(), e.line, e.col), e.message))?;
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut p = Parser { items, idx: 0, file, dir, stack: Vec::new(), chain, env_depth };
+    let mut p = Parser {
+        items,
+        idx: 0,
+        file,
+        dir,
+        stack: Vec::new(),
+        chain,
+        env_depth,
+    };
     p.top()
 }
 
@@ -171,23 +185,36 @@ impl Parser<'_> {
             self.map_item(it)?;
         }
         let entries = self.stack.pop().unwrap_or_default();
-        Ok(Node { value: Value::Map(entries), pos: Pos::new(self.file.clone(), 1, 1) })
+        Ok(Node {
+            value: Value::Map(entries),
+            pos: Pos::new(self.file.clone(), 1, 1),
+        })
     }
 
     /// One item inside a map: a key (followed by its value) or an include.
     fn map_item(&mut self, it: Item) -> Result<(), ConfigError> {
         match it.kind {
             ItemKind::Key => {
-                let key = Key { name: it.val.clone(), pos: self.pos(&it), used_as_variable: false };
+                let key = Key {
+                    name: it.val.clone(),
+                    pos: self.pos(&it),
+                    used_as_variable: false,
+                };
                 let Some(vit) = self.next() else {
-                    return Err(ConfigError::at(&key.pos, format!("missing value for key '{}'", key.name)));
+                    return Err(ConfigError::at(
+                        &key.pos,
+                        format!("missing value for key '{}'", key.name),
+                    ));
                 };
                 let node = self.value(vit)?;
                 self.insert(key, node);
                 Ok(())
             }
             ItemKind::Include => self.include(&it),
-            _ => Err(ConfigError::at(&self.pos(&it), format!("unexpected {:?} where a key was expected", it.kind))),
+            _ => Err(ConfigError::at(
+                &self.pos(&it),
+                format!("unexpected {:?} where a key was expected", it.kind),
+            )),
         }
     }
 
@@ -209,12 +236,12 @@ impl Parser<'_> {
                 it.val.to_ascii_lowercase().as_str(),
                 "true" | "yes" | "on"
             )),
-            ItemKind::Integer => Value::Int(parse_int(&it.val).map_err(|m| ConfigError::at(&pos, m))?),
-            ItemKind::Float => Value::Float(
-                it.val
-                    .parse::<f64>()
-                    .map_err(|_| ConfigError::at(&pos, format!("expected float, but got '{}'", it.val)))?,
-            ),
+            ItemKind::Integer => {
+                Value::Int(parse_int(&it.val).map_err(|m| ConfigError::at(&pos, m))?)
+            }
+            ItemKind::Float => Value::Float(it.val.parse::<f64>().map_err(|_| {
+                ConfigError::at(&pos, format!("expected float, but got '{}'", it.val))
+            })?),
             ItemKind::DateTime => Value::DateTime(it.val),
             ItemKind::Variable => return self.variable(&it, pos),
             ItemKind::ArrayStart => {
@@ -239,7 +266,12 @@ impl Parser<'_> {
                 }
                 Value::Map(self.stack.pop().unwrap_or_default())
             }
-            k => return Err(ConfigError::at(&pos, format!("unexpected {k:?} where a value was expected"))),
+            k => {
+                return Err(ConfigError::at(
+                    &pos,
+                    format!("unexpected {k:?} where a value was expected"),
+                ))
+            }
         };
         Ok(Node { value, pos })
     }
@@ -248,33 +280,59 @@ impl Parser<'_> {
         let name = it.val.as_str();
         // A bcrypt hash ($2a$11$...) is a value, not a variable.
         if ["2a$", "2b$", "2y$"].iter().any(|p| name.starts_with(p)) {
-            return Ok(Node { value: Value::String(format!("${name}")), pos });
+            return Ok(Node {
+                value: Value::String(format!("${name}")),
+                pos,
+            });
         }
         for map in self.stack.iter_mut().rev() {
             if let Some((k, n)) = map.iter_mut().rev().find(|(k, _)| k.name == name) {
                 k.used_as_variable = true;
-                return Ok(Node { value: n.value.clone(), pos });
+                return Ok(Node {
+                    value: n.value.clone(),
+                    pos,
+                });
             }
         }
         if let Ok(v) = std::env::var(name) {
             if self.env_depth >= MAX_ENV_DEPTH {
-                return Err(ConfigError::at(&pos, format!("variable reference for '{name}' on line {} nests too deeply", it.line)));
+                return Err(ConfigError::at(
+                    &pos,
+                    format!(
+                        "variable reference for '{name}' on line {} nests too deeply",
+                        it.line
+                    ),
+                ));
             }
             let mut chain = Vec::new();
-            let parsed = parse_inner(&format!("pk={v}"), Path::new(""), &mut chain, self.env_depth + 1)
-                .map_err(|e| {
-                    ConfigError::at(
-                        &pos,
-                        format!("variable reference for '{name}' on line {} could not be parsed: {}", it.line, e.message),
-                    )
-                })?;
+            let parsed = parse_inner(
+                &format!("pk={v}"),
+                Path::new(""),
+                &mut chain,
+                self.env_depth + 1,
+            )
+            .map_err(|e| {
+                ConfigError::at(
+                    &pos,
+                    format!(
+                        "variable reference for '{name}' on line {} could not be parsed: {}",
+                        it.line, e.message
+                    ),
+                )
+            })?;
             if let Some(n) = parsed.get("pk") {
-                return Ok(Node { value: n.value.clone(), pos });
+                return Ok(Node {
+                    value: n.value.clone(),
+                    pos,
+                });
             }
         }
         Err(ConfigError::at(
             &pos,
-            format!("variable reference for '{name}' on line {} can not be found", it.line),
+            format!(
+                "variable reference for '{name}' on line {} can not be found",
+                it.line
+            ),
         ))
     }
 
@@ -282,13 +340,25 @@ impl Parser<'_> {
         let pos = self.pos(it);
         let path = self.dir.join(&it.val);
         let canon = path.canonicalize().map_err(|e| {
-            ConfigError::at(&pos, format!("error parsing include file '{}', error opening config file: {e}", it.val))
+            ConfigError::at(
+                &pos,
+                format!(
+                    "error parsing include file '{}', error opening config file: {e}",
+                    it.val
+                ),
+            )
         })?;
         if self.chain.contains(&canon) {
-            return Err(ConfigError::at(&pos, format!("include cycle: '{}' is already being parsed", it.val)));
+            return Err(ConfigError::at(
+                &pos,
+                format!("include cycle: '{}' is already being parsed", it.val),
+            ));
         }
         if self.chain.len() >= MAX_INCLUDE_DEPTH {
-            return Err(ConfigError::at(&pos, format!("includes nested deeper than {MAX_INCLUDE_DEPTH} files")));
+            return Err(ConfigError::at(
+                &pos,
+                format!("includes nested deeper than {MAX_INCLUDE_DEPTH} files"),
+            ));
         }
         let src = read(&path).map_err(|e| ConfigError::at(&pos, e.message))?;
         self.chain.push(canon);
@@ -305,10 +375,16 @@ impl Parser<'_> {
 
 /// An integer with an optional size suffix: `k`=10^3, `kb|ki|kib`=2^10, `m`, `mb`, ... `e`, `eb`.
 fn parse_int(s: &str) -> Result<i64, String> {
-    let digits = s.char_indices().find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && c == '-'))).map_or(s.len(), |(i, _)| i);
+    let digits = s
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && c == '-')))
+        .map_or(s.len(), |(i, _)| i);
     let (num, suffix) = s.split_at(digits);
     let n: i64 = num.parse().map_err(|e: std::num::ParseIntError| {
-        if matches!(e.kind(), std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow) {
+        if matches!(
+            e.kind(),
+            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow
+        ) {
             format!("integer '{s}' is out of the range")
         } else {
             format!("expected integer, but got '{s}'")

@@ -14,10 +14,15 @@ fn perr(src: &str) -> String {
     }
 }
 fn int(n: &Node, k: &str) -> i64 {
-    n.get(k).and_then(Node::as_int).unwrap_or_else(|| panic!("no int {k}"))
+    n.get(k)
+        .and_then(Node::as_int)
+        .unwrap_or_else(|| panic!("no int {k}"))
 }
 fn string(n: &Node, k: &str) -> String {
-    n.get(k).and_then(Node::as_str).unwrap_or_else(|| panic!("no string {k}")).to_string()
+    n.get(k)
+        .and_then(Node::as_str)
+        .unwrap_or_else(|| panic!("no string {k}"))
+        .to_string()
 }
 
 #[test]
@@ -76,7 +81,14 @@ fn numbers_and_sizes() {
 #[test]
 fn booleans() {
     let n = p("a: true\nb: FALSE\nc: yes\nd: no\ne: on\nf: off\n");
-    for (k, v) in [("a", true), ("b", false), ("c", true), ("d", false), ("e", true), ("f", false)] {
+    for (k, v) in [
+        ("a", true),
+        ("b", false),
+        ("c", true),
+        ("d", false),
+        ("e", true),
+        ("f", false),
+    ] {
         assert_eq!(n.get(k).and_then(Node::as_bool), Some(v), "{k}");
     }
 }
@@ -92,17 +104,30 @@ fn arrays_and_maps() {
     assert_eq!(arr[4].get("x").and_then(Node::as_int), Some(1));
     let m = n.get("m").unwrap();
     assert_eq!(int(m, "a"), 1);
-    let b = m.get("nested").and_then(|x| x.get("b")).and_then(Node::as_array).unwrap();
+    let b = m
+        .get("nested")
+        .and_then(|x| x.get("b"))
+        .and_then(Node::as_array)
+        .unwrap();
     assert_eq!(b[0].as_bool(), Some(true));
-    assert_eq!(n.get("empty").and_then(Node::as_map).map(<[_]>::len), Some(0));
-    assert_eq!(n.get("ea").and_then(Node::as_array).map(<[_]>::len), Some(0));
+    assert_eq!(
+        n.get("empty").and_then(Node::as_map).map(<[_]>::len),
+        Some(0)
+    );
+    assert_eq!(
+        n.get("ea").and_then(Node::as_array).map(<[_]>::len),
+        Some(0)
+    );
 }
 
 #[test]
 fn block_string_and_datetime() {
     let n = p("text (\n  hello\n  world\n)\nwhen: 2016-05-04T18:53:41Z\n");
     assert_eq!(string(&n, "text"), "\n  hello\n  world");
-    assert_eq!(n.get("when").map(|x| x.value.clone()), Some(Value::DateTime("2016-05-04T18:53:41Z".into())));
+    assert_eq!(
+        n.get("when").map(|x| x.value.clone()),
+        Some(Value::DateTime("2016-05-04T18:53:41Z".into()))
+    );
 }
 
 #[test]
@@ -118,7 +143,11 @@ fn positions_are_one_based() {
 
 #[test]
 fn syntax_errors_have_file_line_col() {
-    assert!(perr("a: 1\nb: [1, 2\n").starts_with("t.conf:3:"), "{}", perr("a: 1\nb: [1, 2\n"));
+    assert!(
+        perr("a: 1\nb: [1, 2\n").starts_with("t.conf:3:"),
+        "{}",
+        perr("a: 1\nb: [1, 2\n")
+    );
     assert!(perr("a: 1 2\n").starts_with("t.conf:1:6:"));
     assert!(perr("a: \"x\\q\"").contains("Invalid escape"));
     assert!(perr("a: {b: 1\n").contains("EOF"));
@@ -158,14 +187,20 @@ fn variables_from_environment() {
 #[test]
 fn missing_variable_is_an_error() {
     let e = perr("a: 1\nport: $NATRIX_CFG_SURELY_UNSET\n");
-    assert!(e.ends_with("variable reference for 'NATRIX_CFG_SURELY_UNSET' on line 2 can not be found"), "{e}");
+    assert!(
+        e.ends_with("variable reference for 'NATRIX_CFG_SURELY_UNSET' on line 2 can not be found"),
+        "{e}"
+    );
     assert!(e.starts_with("t.conf:2:7:"), "{e}");
 }
 
 #[test]
 fn bcrypt_hash_is_not_a_variable() {
     let n = p("pass: $2a$11$3kIDaCxw.Glsl1.u5nKa6eUnNDLV5HV9tIuUp7EHhMt6Nm9myW1aS\n");
-    assert_eq!(string(&n, "pass"), "$2a$11$3kIDaCxw.Glsl1.u5nKa6eUnNDLV5HV9tIuUp7EHhMt6Nm9myW1aS");
+    assert_eq!(
+        string(&n, "pass"),
+        "$2a$11$3kIDaCxw.Glsl1.u5nKa6eUnNDLV5HV9tIuUp7EHhMt6Nm9myW1aS"
+    );
 }
 
 #[test]
@@ -185,15 +220,28 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 #[test]
 fn includes_are_relative_and_merged() {
     let d = temp_dir("inc");
-    std::fs::write(d.join("main.conf"), "port: 1\ninclude sub/a.conf\nm {\n  include 'sub/b.conf'\n}\n").unwrap();
-    std::fs::write(d.join("sub/a.conf"), "max_payload: 2k\ninclude \"c.conf\"\n").unwrap();
+    std::fs::write(
+        d.join("main.conf"),
+        "port: 1\ninclude sub/a.conf\nm {\n  include 'sub/b.conf'\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("sub/a.conf"),
+        "max_payload: 2k\ninclude \"c.conf\"\n",
+    )
+    .unwrap();
     std::fs::write(d.join("sub/b.conf"), "inner: yes\n").unwrap();
     std::fs::write(d.join("sub/c.conf"), "debug: true\n").unwrap();
     let n = parse_file(&d.join("main.conf")).unwrap();
     assert_eq!(int(&n, "port"), 1);
     assert_eq!(int(&n, "max_payload"), 2000);
     assert_eq!(n.get("debug").and_then(Node::as_bool), Some(true));
-    assert_eq!(n.get("m").and_then(|m| m.get("inner")).and_then(Node::as_bool), Some(true));
+    assert_eq!(
+        n.get("m")
+            .and_then(|m| m.get("inner"))
+            .and_then(Node::as_bool),
+        Some(true)
+    );
     // Positions of included values name the included file.
     let pos = &n.get("max_payload").unwrap().pos;
     assert!(pos.file.ends_with("sub/a.conf") && pos.line == 1, "{pos}");
@@ -216,7 +264,34 @@ fn include_cycles_and_missing_files_are_errors() {
 
 #[test]
 fn lexer_never_panics_on_garbage() {
-    for src in ["{", "}", "[", "]", "a", "a:", "a: [", "a: {", "\"", "'", "(", "a: (", "a: -", "a: 1.", "a: \\", "a: \"\\x4", "include", "include ", "$", "a: $", ":", "a b c", "a: 1k2", "/", "\u{0}", "é: ü"] {
+    for src in [
+        "{",
+        "}",
+        "[",
+        "]",
+        "a",
+        "a:",
+        "a: [",
+        "a: {",
+        "\"",
+        "'",
+        "(",
+        "a: (",
+        "a: -",
+        "a: 1.",
+        "a: \\",
+        "a: \"\\x4",
+        "include",
+        "include ",
+        "$",
+        "a: $",
+        ":",
+        "a b c",
+        "a: 1k2",
+        "/",
+        "\u{0}",
+        "é: ü",
+    ] {
         let _ = parse_str(src, Path::new("t.conf"));
     }
 }
