@@ -1,3 +1,12 @@
 //! Configuration: the NATS config file format, typed options and the command line.
+pub mod cli;
+mod duration;
+mod error;
+mod lexer;
 pub mod options;
+mod parser;
+
+pub use duration::parse_duration;
+pub use error::{ConfigError, ConfigWarning, Pos};
 pub use options::Options;
+pub use parser::{parse_file, parse_str, Key, Node, Value};

@@ -63,3 +63,378 @@ impl Default for Options {
         }
     }
 }
+
+use std::path::Path;
+
+use super::duration::parse_duration;
+use super::error::{ConfigError, ConfigWarning};
+use super::parser::{parse_file, parse_str, Key, Node, Value};
+
+/// Top-level keys of nats-server 2.9.10 that belong to features natrix does not have yet.
+/// They are accepted with a warning.
+const NOT_YET_SUPPORTED: &[&str] = &[
+    "client_advertise",
+    "server_tags",
+    "mappings",
+    "maps",
+    "disable_sublist_cache",
+    "no_sublist_cache",
+    "accounts",
+    "authorization",
+    "http",
+    "https",
+    "http_port",
+    "monitor_port",
+    "https_port",
+    "http_base_path",
+    "cluster",
+    "gateway",
+    "leaf",
+    "leafnodes",
+    "logfile_size_limit",
+    "log_size_limit",
+    "syslog",
+    "remote_syslog",
+    "ports_file_dir",
+    "prof_port",
+    "max_traced_msg_len",
+    "max_sub_tokens",
+    "max_subscription_tokens",
+    "tls",
+    "ocsp",
+    "allow_non_tls",
+    "lame_duck_duration",
+    "lame_duck_grace_period",
+    "operator",
+    "operators",
+    "roots",
+    "root",
+    "root_operators",
+    "root_operator",
+    "resolver",
+    "account_resolver",
+    "accounts_resolver",
+    "resolver_tls",
+    "resolver_preload",
+    "resolver_pinned_accounts",
+    "no_auth_user",
+    "system_account",
+    "system",
+    "no_system_account",
+    "no_system",
+    "no_sys_acc",
+    "no_header_support",
+    "trusted",
+    "trusted_keys",
+    "connect_error_reports",
+    "reconnect_error_reports",
+    "websocket",
+    "ws",
+    "mqtt",
+    "default_js_domain",
+];
+
+impl Options {
+    /// Load a configuration file. Warnings are things natrix accepts but ignores.
+    pub fn from_file(path: &Path) -> Result<(Options, Vec<ConfigWarning>), ConfigError> {
+        let root = parse_file(path)?;
+        let (mut opts, warnings) = Options::from_node(&root)?;
+        opts.config_file = Some(path.to_path_buf());
+        Ok((opts, warnings))
+    }
+
+    /// Load configuration text; `file` names it in positions and anchors relative includes.
+    pub fn from_str(src: &str, file: &Path) -> Result<(Options, Vec<ConfigWarning>), ConfigError> {
+        let root = parse_str(src, file)?;
+        let (mut opts, warnings) = Options::from_node(&root)?;
+        if !file.as_os_str().is_empty() {
+            opts.config_file = Some(file.to_path_buf());
+        }
+        Ok((opts, warnings))
+    }
+
+    /// Build options from a parsed configuration tree (its top-level map).
+    pub fn from_node(root: &Node) -> Result<(Options, Vec<ConfigWarning>), ConfigError> {
+        let mut o = Options::default();
+        let mut warnings = Vec::new();
+        for (key, node) in root.entries() {
+            o.apply_key(key, node, &mut warnings)?;
+        }
+        o.apply_defaults();
+        Ok((o, warnings))
+    }
+
+    /// Zero values mean "the default", as in nats-server's `setBaselineOptions`.
+    pub fn apply_defaults(&mut self) {
+        let d = Options::default();
+        if self.host.is_empty() {
+            self.host = d.host;
+        }
+        if self.port == 0 {
+            self.port = d.port;
+        }
+        if self.max_payload == 0 {
+            self.max_payload = d.max_payload;
+        }
+        if self.max_control_line == 0 {
+            self.max_control_line = d.max_control_line;
+        }
+        if self.max_connections == 0 {
+            self.max_connections = d.max_connections;
+        }
+        if self.max_pending == 0 {
+            self.max_pending = d.max_pending;
+        }
+        if self.ping_interval.is_zero() {
+            self.ping_interval = d.ping_interval;
+        }
+        if self.ping_max == 0 {
+            self.ping_max = d.ping_max;
+        }
+        if self.write_deadline.is_zero() {
+            self.write_deadline = d.write_deadline;
+        }
+    }
+
+    fn apply_key(
+        &mut self,
+        key: &Key,
+        v: &Node,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<(), ConfigError> {
+        let k = key.name.as_str();
+        match k.to_ascii_lowercase().as_str() {
+            "listen" => {
+                let (host, port) = parse_listen(v)?;
+                self.host = host;
+                self.port = port;
+            }
+            "port" => self.port = int_in(k, v, -1, 65535)? as i32,
+            "host" | "net" => self.host = string(k, v)?,
+            "server_name" => self.server_name = Some(string(k, v)?),
+            "max_payload" => self.max_payload = int_max(k, v, i32::MAX as i64)? as u32,
+            "max_control_line" => self.max_control_line = int_max(k, v, i32::MAX as i64)? as u32,
+            "max_connections" | "max_conn" => {
+                self.max_connections = int_max(k, v, i32::MAX as i64)? as usize
+            }
+            "max_pending" => self.max_pending = int_max(k, v, i64::MAX)? as u64,
+            "max_subscriptions" | "max_subs" => {
+                self.max_subscriptions = int_max(k, v, u32::MAX as i64)? as u32
+            }
+            "ping_interval" => self.ping_interval = duration(k, v, warnings)?,
+            "ping_max" => self.ping_max = int_max(k, v, u32::MAX as i64)? as u32,
+            "write_deadline" => self.write_deadline = duration(k, v, warnings)?,
+            "debug" => self.debug = boolean(k, v)?,
+            "trace" => self.trace = boolean(k, v)?,
+            "trace_verbose" => {
+                self.trace = boolean(k, v)?;
+                warnings.push(ConfigWarning::at(
+                    &key.pos,
+                    format!("\"{k}\" is not supported by natrix yet; treated as \"trace\""),
+                ));
+            }
+            "logtime" => self.logtime = boolean(k, v)?,
+            "log_file" | "logfile" => self.log_file = Some(string(k, v)?.into()),
+            "pid_file" | "pidfile" => self.pid_file = Some(string(k, v)?.into()),
+            "workers" => self.workers = int_max(k, v, 4096)? as usize,
+            "jetstream" => {
+                let disabled = match &v.value {
+                    Value::Bool(b) => !b,
+                    Value::String(s) => {
+                        matches!(s.to_ascii_lowercase().as_str(), "disabled" | "disable")
+                    }
+                    _ => false,
+                };
+                if !disabled {
+                    return Err(ConfigError::at(
+                        &key.pos,
+                        format!("natrix does not support JetStream; remove the \"{k}\" block"),
+                    ));
+                }
+                warnings.push(ConfigWarning::at(
+                    &key.pos,
+                    format!("\"{k}\" is disabled and natrix has no JetStream; ignored"),
+                ));
+            }
+            "store_dir" | "storedir" => warnings.push(ConfigWarning::at(
+                &key.pos,
+                format!(
+                    "\"{k}\" only matters for JetStream, which natrix does not support; ignored"
+                ),
+            )),
+            lower if NOT_YET_SUPPORTED.contains(&lower) => warnings.push(ConfigWarning::at(
+                &key.pos,
+                format!("\"{k}\" is not supported by natrix yet; ignored"),
+            )),
+            // A variable definition that was used as `$name` is not an option.
+            _ if key.used_as_variable => {}
+            _ => return Err(ConfigError::at(&key.pos, format!("unknown field \"{k}\""))),
+        }
+        Ok(())
+    }
+
+    /// Cross-field checks, as nats-server's `validateOptions`.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(-1..=65535).contains(&self.port) {
+            return Err(format!(
+                "invalid port {}: must be between -1 and 65535",
+                self.port
+            ));
+        }
+        if self.host.is_empty() {
+            return Err("host can not be empty".to_string());
+        }
+        if let Some(name) = &self.server_name {
+            if name.contains(' ') {
+                return Err("server name cannot contain spaces".to_string());
+            }
+        }
+        if self.max_payload > i32::MAX as u32 {
+            return Err("max_payload value is too big".to_string());
+        }
+        if self.max_payload as u64 > self.max_pending {
+            return Err(format!(
+                "max_payload ({}) cannot be higher than max_pending ({})",
+                self.max_payload, self.max_pending
+            ));
+        }
+        if self.max_control_line == 0 || self.max_control_line > i32::MAX as u32 {
+            return Err(format!(
+                "invalid max_control_line {}",
+                self.max_control_line
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err("max_connections must be at least 1".to_string());
+        }
+        if self.ping_max < 1 {
+            return Err("ping_max must be at least 1".to_string());
+        }
+        if self.ping_interval.is_zero() {
+            return Err("ping_interval must be greater than zero".to_string());
+        }
+        if self.write_deadline.is_zero() {
+            return Err("write_deadline must be greater than zero".to_string());
+        }
+        Ok(())
+    }
+}
+
+fn type_err(k: &str, v: &Node, want: &str) -> ConfigError {
+    ConfigError::at(
+        &v.pos,
+        format!("\"{k}\" must be {want}, got {}", v.value.type_name()),
+    )
+}
+
+fn string(k: &str, v: &Node) -> Result<String, ConfigError> {
+    v.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| type_err(k, v, "a string"))
+}
+
+fn boolean(k: &str, v: &Node) -> Result<bool, ConfigError> {
+    v.as_bool().ok_or_else(|| type_err(k, v, "a boolean"))
+}
+
+fn int_in(k: &str, v: &Node, min: i64, max: i64) -> Result<i64, ConfigError> {
+    let n = v.as_int().ok_or_else(|| type_err(k, v, "an integer"))?;
+    if n < min || n > max {
+        return Err(ConfigError::at(
+            &v.pos,
+            format!("{k} value {n} is out of range ({min}..{max})"),
+        ));
+    }
+    Ok(n)
+}
+
+/// A non-negative integer no larger than `max` (nats-server: "X value is too big").
+fn int_max(k: &str, v: &Node, max: i64) -> Result<i64, ConfigError> {
+    let n = v.as_int().ok_or_else(|| type_err(k, v, "an integer"))?;
+    if n < 0 {
+        return Err(ConfigError::at(
+            &v.pos,
+            format!("{k} value can not be negative"),
+        ));
+    }
+    if n > max {
+        return Err(ConfigError::at(&v.pos, format!("{k} value is too big")));
+    }
+    Ok(n)
+}
+
+/// A Go duration string, or (deprecated, with a warning) an integer number of seconds.
+fn duration(
+    k: &str,
+    v: &Node,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<std::time::Duration, ConfigError> {
+    match &v.value {
+        Value::String(s) => parse_duration(s)
+            .map_err(|e| ConfigError::at(&v.pos, format!("error parsing {k}: {e}"))),
+        Value::Int(n) => {
+            let secs = u64::try_from(*n)
+                .map_err(|_| ConfigError::at(&v.pos, format!("{k} value can not be negative")))?;
+            warnings.push(ConfigWarning::at(
+                &v.pos,
+                format!("{k} should be converted to a duration"),
+            ));
+            Ok(Duration::from_secs(secs))
+        }
+        _ => Err(type_err(k, v, "a duration string such as \"2s\"")),
+    }
+}
+
+/// `listen`: `host:port`, `:port`, `[v6]:port`, or a bare port.
+fn parse_listen(v: &Node) -> Result<(String, i32), ConfigError> {
+    let bad_port = |p: &str| ConfigError::at(&v.pos, format!("could not parse port {p:?}"));
+    let check = |n: i64| {
+        if (-1..=65535).contains(&n) {
+            Ok(n as i32)
+        } else {
+            Err(ConfigError::at(
+                &v.pos,
+                format!("listen port {n} is out of range"),
+            ))
+        }
+    };
+    match &v.value {
+        Value::Int(n) => Ok((String::new(), check(*n)?)),
+        Value::String(s) => {
+            if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() {
+                let n = s.parse::<i64>().map_err(|_| bad_port(s))?;
+                return Ok((String::new(), check(n)?));
+            }
+            let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+                let (h, p) = rest.split_once("]:").ok_or_else(|| {
+                    ConfigError::at(&v.pos, format!("could not parse address string {s:?}"))
+                })?;
+                (h, p)
+            } else {
+                let (h, p) = s.rsplit_once(':').ok_or_else(|| {
+                    ConfigError::at(&v.pos, format!("could not parse address string {s:?}"))
+                })?;
+                if h.contains(':') {
+                    return Err(ConfigError::at(
+                        &v.pos,
+                        format!("could not parse address string {s:?}"),
+                    ));
+                }
+                (h, p)
+            };
+            let n = port.parse::<i64>().map_err(|_| bad_port(port))?;
+            Ok((host.to_string(), check(n)?))
+        }
+        other => Err(ConfigError::at(
+            &v.pos,
+            format!(
+                "listen: expected port or host:port, got {}",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+#[path = "options_tests.rs"]
+mod tests;

@@ -1,0 +1,404 @@
+//! The nats-server compatible command line, with Go `flag` package semantics:
+//! one or two dashes, `-p 4222`, `-p=4222`, `--port=4222`, boolean flags as `-D` or
+//! `-D=false`; parsing stops at the first non-flag argument or `--`.
+//! Flags override the configuration file.
+use std::path::{Path, PathBuf};
+
+use super::error::{ConfigError, ConfigWarning};
+use super::options::Options;
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run the server with these options; `warnings` should be logged at start.
+    Run {
+        options: Box<Options>,
+        warnings: Vec<String>,
+    },
+    /// `-t -c FILE`: check the configuration file and exit (see [`check_config`]).
+    CheckConfig { file: PathBuf },
+    /// `-v`: print the version and exit.
+    Version,
+    /// `-h`: print [`usage`] and exit.
+    Help,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CliError {
+    /// Bad flag syntax, unknown flag or bad flag value (Go `flag` texts).
+    #[error("{0}")]
+    Flag(String),
+    /// The configuration file could not be loaded.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The resulting options are inconsistent (e.g. max_payload above max_pending).
+    #[error("{0}")]
+    Invalid(String),
+    /// A feature natrix does not have and cannot ignore (JetStream).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Bool,
+    Int,
+    Str,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Target {
+    Help,
+    Version,
+    Port,
+    Host,
+    Name,
+    Debug,
+    Trace,
+    DebugTrace,
+    Logtime,
+    Config,
+    Check,
+    Pid,
+    Log,
+    Workers,
+    StoreDir,
+    JetStream,
+    HelpTls,
+    NotYet,
+}
+
+/// (names, kind, target)
+const FLAGS: &[(&[&str], Kind, Target)] = &[
+    (&["h", "help"], Kind::Bool, Target::Help),
+    (&["v", "version"], Kind::Bool, Target::Version),
+    (&["p", "port"], Kind::Int, Target::Port),
+    (&["a", "addr", "net"], Kind::Str, Target::Host),
+    (&["n", "name", "server_name"], Kind::Str, Target::Name),
+    (&["D", "debug"], Kind::Bool, Target::Debug),
+    (&["V", "trace", "VV"], Kind::Bool, Target::Trace),
+    (&["DV", "DVV"], Kind::Bool, Target::DebugTrace),
+    (&["T", "logtime"], Kind::Bool, Target::Logtime),
+    (&["c", "config"], Kind::Str, Target::Config),
+    (&["t"], Kind::Bool, Target::Check),
+    (&["P", "pid"], Kind::Str, Target::Pid),
+    (&["l", "log", "log_file"], Kind::Str, Target::Log),
+    (&["workers"], Kind::Int, Target::Workers),
+    (&["sd", "store_dir"], Kind::Str, Target::StoreDir),
+    (&["js", "jetstream"], Kind::Bool, Target::JetStream),
+    (&["help_tls"], Kind::Bool, Target::HelpTls),
+    (
+        &[
+            "user",
+            "pass",
+            "auth",
+            "tlscert",
+            "tlskey",
+            "tlscacert",
+            "routes",
+            "cluster",
+            "cluster_name",
+            "cluster_listen",
+            "cluster_advertise",
+            "client_advertise",
+            "ports_file_dir",
+            "r",
+            "remote_syslog",
+            "sl",
+            "signal",
+        ],
+        Kind::Str,
+        Target::NotYet,
+    ),
+    (
+        &[
+            "m",
+            "http_port",
+            "ms",
+            "https_port",
+            "connect_retries",
+            "log_size_limit",
+            "max_traced_msg_len",
+            "profile",
+        ],
+        Kind::Int,
+        Target::NotYet,
+    ),
+    (
+        &["tls", "tlsverify", "no_advertise", "s", "syslog"],
+        Kind::Bool,
+        Target::NotYet,
+    ),
+];
+
+fn lookup(name: &str) -> Option<(Kind, Target)> {
+    FLAGS
+        .iter()
+        .find(|(names, _, _)| names.contains(&name))
+        .map(|&(_, k, t)| (k, t))
+}
+
+/// Go `strconv.ParseBool`.
+fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Flag values seen on the command line, to be laid over the configuration file.
+#[derive(Default)]
+struct Flags {
+    help: bool,
+    version: bool,
+    check: bool,
+    config: Option<PathBuf>,
+    port: Option<i64>,
+    host: Option<String>,
+    name: Option<String>,
+    debug: Option<bool>,
+    trace: Option<bool>,
+    logtime: Option<bool>,
+    pid: Option<PathBuf>,
+    log: Option<PathBuf>,
+    workers: Option<i64>,
+    jetstream: bool,
+    warnings: Vec<String>,
+}
+
+enum Val {
+    Bool(bool),
+    Int(i64),
+    Str(String),
+}
+
+fn parse_flags(args: Vec<String>) -> Result<Flags, CliError> {
+    let mut f = Flags::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        if arg.len() < 2 || !arg.starts_with('-') {
+            // First non-flag argument: the rest are commands (Go `fs.Args()`).
+            i -= 1;
+            break;
+        }
+        let mut body = &arg[1..];
+        if let Some(rest) = body.strip_prefix('-') {
+            if rest.is_empty() {
+                break; // "--" ends the flags
+            }
+            body = rest;
+        }
+        if body.starts_with('-') || body.starts_with('=') {
+            return Err(CliError::Flag(format!("bad flag syntax: {arg}")));
+        }
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        let Some((kind, target)) = lookup(name) else {
+            return Err(CliError::Flag(format!(
+                "flag provided but not defined: -{name}"
+            )));
+        };
+        let val = match kind {
+            Kind::Bool => match inline {
+                None => Val::Bool(true),
+                Some(v) => Val::Bool(parse_bool(&v).ok_or_else(|| {
+                    CliError::Flag(format!(
+                        "invalid boolean value {v:?} for -{name}: parse error"
+                    ))
+                })?),
+            },
+            Kind::Int | Kind::Str => {
+                let v = match inline {
+                    Some(v) => v,
+                    None => {
+                        let Some(v) = args.get(i) else {
+                            return Err(CliError::Flag(format!("flag needs an argument: -{name}")));
+                        };
+                        i += 1;
+                        v.clone()
+                    }
+                };
+                if kind == Kind::Int {
+                    Val::Int(v.parse::<i64>().map_err(|_| {
+                        CliError::Flag(format!("invalid value {v:?} for flag -{name}: parse error"))
+                    })?)
+                } else {
+                    Val::Str(v)
+                }
+            }
+        };
+        apply(&mut f, name, target, val);
+    }
+    // Remaining arguments are commands, as nats-server's ProcessCommandLineArgs.
+    for cmd in &args[i.min(args.len())..] {
+        match cmd.as_str() {
+            "version" => f.version = true,
+            "help" => f.help = true,
+            other => return Err(CliError::Flag(format!("unrecognized command: {other:?}"))),
+        }
+    }
+    Ok(f)
+}
+
+fn apply(f: &mut Flags, name: &str, target: Target, val: Val) {
+    let b = matches!(val, Val::Bool(true));
+    match (target, val) {
+        (Target::Help | Target::HelpTls, _) => f.help |= b,
+        (Target::Version, _) => f.version |= b,
+        (Target::Check, _) => f.check = b,
+        (Target::Port, Val::Int(n)) => f.port = Some(n),
+        (Target::Workers, Val::Int(n)) => f.workers = Some(n),
+        (Target::Host, Val::Str(s)) => f.host = Some(s),
+        (Target::Name, Val::Str(s)) => f.name = Some(s),
+        (Target::Config, Val::Str(s)) => f.config = Some(PathBuf::from(s)),
+        (Target::Pid, Val::Str(s)) => f.pid = Some(PathBuf::from(s)),
+        (Target::Log, Val::Str(s)) => f.log = Some(PathBuf::from(s)),
+        (Target::Debug, _) => f.debug = Some(b),
+        (Target::Trace, _) => f.trace = Some(b),
+        (Target::DebugTrace, _) => {
+            f.debug = Some(b);
+            f.trace = Some(b);
+        }
+        (Target::Logtime, _) => f.logtime = Some(b),
+        (Target::JetStream, _) => f.jetstream = b,
+        (Target::StoreDir, _) => f.warnings.push(format!(
+            "flag -{name} only matters for JetStream, which natrix does not support; ignored"
+        )),
+        _ => f.warnings.push(format!(
+            "flag -{name} is not supported by natrix yet; ignored"
+        )),
+    }
+}
+
+/// Parse the command line (without argv\[0\]), load the configuration file given with
+/// `-c` and lay the flags over it.
+pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, CliError> {
+    let f = parse_flags(args.into_iter().collect())?;
+    if f.version {
+        return Ok(Command::Version);
+    }
+    if f.help {
+        return Ok(Command::Help);
+    }
+    if f.jetstream {
+        return Err(CliError::Unsupported(
+            "natrix does not support JetStream; remove the -js/--jetstream flag".to_string(),
+        ));
+    }
+    if f.check {
+        return match f.config {
+            Some(file) => Ok(Command::CheckConfig { file }),
+            None => Err(CliError::Flag(
+                "must specify [-c, --config] option to check configuration file syntax".to_string(),
+            )),
+        };
+    }
+    let mut warnings = Vec::new();
+    let mut o = match &f.config {
+        Some(file) => {
+            let (o, w) = Options::from_file(file)?;
+            warnings.extend(w.iter().map(ToString::to_string));
+            o
+        }
+        None => Options::default(),
+    };
+    warnings.extend(f.warnings);
+    if let Some(p) = f.port {
+        if !(-1..=65535).contains(&p) {
+            return Err(CliError::Flag(format!(
+                "invalid value \"{p}\" for flag -p: out of range"
+            )));
+        }
+        o.port = p as i32;
+    }
+    if let Some(w) = f.workers {
+        o.workers = usize::try_from(w).map_err(|_| {
+            CliError::Flag(format!(
+                "invalid value \"{w}\" for flag -workers: must not be negative"
+            ))
+        })?;
+    }
+    if let Some(h) = f.host {
+        o.host = h;
+    }
+    if let Some(n) = f.name {
+        o.server_name = Some(n);
+    }
+    if let Some(d) = f.debug {
+        o.debug = d;
+    }
+    if let Some(t) = f.trace {
+        o.trace = t;
+    }
+    if let Some(t) = f.logtime {
+        o.logtime = t;
+    }
+    if let Some(p) = f.pid {
+        o.pid_file = Some(p);
+    }
+    if let Some(l) = f.log {
+        o.log_file = Some(l);
+    }
+    o.apply_defaults();
+    o.validate().map_err(CliError::Invalid)?;
+    Ok(Command::Run {
+        options: Box::new(o),
+        warnings,
+    })
+}
+
+/// `-t`: load and validate a configuration file; on success the caller prints
+/// `natrix: configuration file F is valid` (and the returned warnings).
+pub fn check_config(file: &Path) -> Result<Vec<ConfigWarning>, CliError> {
+    let (o, w) = Options::from_file(file)?;
+    o.validate().map_err(CliError::Invalid)?;
+    Ok(w)
+}
+
+/// Help text, in nats-server's style.
+pub fn usage() -> &'static str {
+    "\
+Usage: natrix [options]
+
+Server Options:
+    -a, --addr, --net <host>         Bind to host address (default: 0.0.0.0)
+    -p, --port <port>                Use port for clients (default: 4222; -1 picks a free port)
+    -n, --name
+        --server_name <server_name>  Server name (default: server id)
+    -P, --pid <file>                 File to store PID
+    -c, --config <file>              Configuration file
+    -t                               Test configuration and exit
+        --workers <n>                Event-loop threads (default: 0 = one per core)
+
+Logging Options:
+    -l, --log <file>                 File to redirect log output
+    -T, --logtime                    Timestamp log entries (default: true)
+    -D, --debug                      Enable debugging output
+    -V, --trace                      Trace the raw protocol
+    -VV                              Verbose trace (same as -V in natrix)
+    -DV                              Debug and trace
+    -DVV                             Debug and verbose trace (same as -DV in natrix)
+
+Common Options:
+    -h, --help                       Show this message
+    -v, --version                    Show version
+
+Accepted for compatibility with nats-server and ignored with a warning:
+    -m/--http_port, -ms/--https_port, --user, --pass, --auth, --tls, --tlscert, --tlskey,
+    --tlsverify, --tlscacert, --routes, --cluster, --cluster_name, --cluster_listen,
+    --cluster_advertise, --no_advertise, --connect_retries, --client_advertise,
+    --ports_file_dir, -s/--syslog, -r/--remote_syslog, --log_size_limit,
+    --max_traced_msg_len, --profile, -sl/--signal, -sd/--store_dir
+
+Refused: -js/--jetstream (natrix has no JetStream)
+"
+}
+
+#[cfg(test)]
+#[path = "cli_tests.rs"]
+mod tests;
