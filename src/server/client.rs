@@ -44,7 +44,7 @@ impl Core {
                 return;
             }
         };
-        if opts.account.is_some() || opts.new_account.is_some() {
+        if opts.account_requested() {
             self.send_err(slot, "Authorization Violation");
             self.close(slot, CloseReason::AuthViolation);
             return;

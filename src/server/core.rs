@@ -120,18 +120,16 @@ impl Core {
 
     /// Marks a connection for closing at the end of the cycle (first reason wins).
     pub fn close(&mut self, slot: u32, reason: CloseReason) {
-        if let Some(c) = self.conn_mut(slot) {
-            if c.closing.is_none() {
-                c.closing = Some(reason);
-                if reason == CloseReason::SlowConsumerPending
-                    || reason == CloseReason::SlowConsumerWriteDeadline
-                {
-                    self.shared.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
-                }
-                crate::debug!("{} - cid:{} - closing: {}", c.addr, c.cid, reason.as_str());
-                self.close_list.push(slot);
-            }
+        let Some(c) = self.conns.get_mut(slot as usize).and_then(Option::as_mut) else { return };
+        if c.closing.is_some() {
+            return;
         }
+        c.closing = Some(reason);
+        crate::debug!("{} - cid:{} - closing: {}", c.addr, c.cid, reason.as_str());
+        if matches!(reason, CloseReason::SlowConsumerPending | CloseReason::SlowConsumerWriteDeadline) {
+            self.shared.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        }
+        self.close_list.push(slot);
     }
 
     /// Removes a connection (after the shell closed its socket): its
