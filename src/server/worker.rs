@@ -59,27 +59,29 @@ impl Worker {
                 }
             }
             self.core.now = Instant::now();
-            let mut woken = false;
+            // Other workers' messages first: whatever they queued before this poll
+            // returned was published before anything we are about to read.
+            if events.iter().any(|e| e.token() == WAKER) {
+                self.receive_batches();
+            }
             for slot in std::mem::take(&mut self.more_to_read) {
-                self.read_conn(slot);
+                self.read_conn(slot, false);
             }
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),
-                    WAKER => woken = true,
+                    WAKER => {}
                     Token(t) => {
                         let slot = t as u32;
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read_conn(slot);
+                        let eof = event.is_read_closed() || event.is_error();
+                        if event.is_readable() || eof {
+                            self.read_conn(slot, eof);
                         }
                         if event.is_writable() {
                             self.core.mark_dirty(slot);
                         }
                     }
                 }
-            }
-            if woken {
-                self.receive_batches();
             }
             self.end_cycle();
             if self.core.now >= next_tick {
@@ -140,8 +142,9 @@ impl Worker {
 
     /// Reads until the socket is drained or the budget is spent, handing each read
     /// to the core at once so the buffer never holds more than one read beyond an
-    /// unfinished frame.
-    fn read_conn(&mut self, slot: u32) {
+    /// unfinished frame. A short read means the socket is drained, unless the peer
+    /// also closed (`eof`): one edge-triggered event reports both, so read on to the EOF.
+    fn read_conn(&mut self, slot: u32, eof: bool) {
         let mut budget = READ_BUDGET;
         loop {
             let Some(sock) = self.sockets.get_mut(slot as usize).and_then(Option::as_mut) else { return };
@@ -166,7 +169,7 @@ impl Worker {
                         conn.read_size = (want / 2).max(MIN_READ);
                     }
                     self.core.process_input(slot);
-                    if n < want {
+                    if n < want && !eof {
                         return;
                     }
                     budget = budget.saturating_sub(n);
