@@ -1,0 +1,188 @@
+//! The `natrix` binary as a process: flags, config check, pid and log files, the
+//! startup lines client test harnesses read, signals and exit codes.
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn natrix() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_natrix"))
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = natrix().args(args).output().expect("run natrix");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Waits (bounded) until `path` holds a line containing `needle`; returns the whole text.
+fn wait_for_text(path: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {needle:?} in {}: {text}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn wait_exit(child: &mut Child) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("natrix did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn port_from_log(log: &str) -> u16 {
+    let line = log.lines().find(|l| l.contains("Listening for client connections on")).expect("listen line");
+    line.rsplit(':').next().and_then(|p| p.trim().parse().ok()).expect("port in listen line")
+}
+
+#[test]
+fn version_and_help() {
+    let (code, out, _) = run(&["-v"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("natrix: v"), "{out}");
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("--port"), "{out}");
+}
+
+#[test]
+fn unknown_flag_is_an_error() {
+    let (code, _, err) = run(&["--bogus"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("flag provided but not defined: -bogus"), "{err}");
+}
+
+#[test]
+fn check_config_valid_and_invalid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.conf");
+    std::fs::write(&good, "port: 4333\nmax_payload: 64KB\n").expect("write");
+    let (code, out, err) = run(&["-t", "-c", good.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("is valid"), "{out}");
+
+    let bad = dir.path().join("bad.conf");
+    std::fs::write(&bad, "port: 4333\nmax_payload: \"lots\"\n").expect("write");
+    let (code, _, err) = run(&["-t", "-c", bad.to_str().expect("utf8")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("bad.conf:2:"), "error must name file:line:col: {err}");
+}
+
+#[test]
+fn jetstream_is_refused_clearly() {
+    let (code, _, err) = run(&["-js", "-p", "-1"]);
+    assert_ne!(code, 0);
+    assert!(err.to_lowercase().contains("jetstream"), "{err}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("js.conf");
+    std::fs::write(&conf, "jetstream {\n  store_dir: /tmp/x\n}\n").expect("write");
+    let (code, _, err) = run(&["-c", conf.to_str().expect("utf8"), "-p", "-1"]);
+    assert_ne!(code, 0);
+    assert!(err.to_lowercase().contains("jetstream") && err.contains("js.conf:1:"), "{err}");
+}
+
+/// What client test harnesses written for nats-server do:
+/// `nats-server --store_dir D -p -1 -l LOG -P PID -c CONF`, then read both files.
+#[test]
+fn harness_style_start_pid_log_and_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("natrix.log");
+    let pid = dir.path().join("natrix.pid");
+    let conf = dir.path().join("n.conf");
+    std::fs::write(&conf, "host: 127.0.0.1\nmax_payload: 2KB\n").expect("write");
+    let mut child = natrix()
+        .args(["--store_dir", dir.path().to_str().expect("utf8"), "-p", "-1"])
+        .args(["-l", log.to_str().expect("utf8"), "-P", pid.to_str().expect("utf8")])
+        .args(["-c", conf.to_str().expect("utf8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let text = wait_for_text(&log, "Server is ready");
+    assert!(text.contains("store_dir"), "store_dir warning expected in log: {text}");
+    let port = port_from_log(&text);
+    let pid_text = std::fs::read_to_string(&pid).expect("pid file");
+    assert_eq!(pid_text.trim(), child.id().to_string(), "pid file holds the bare pid");
+
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut info = String::new();
+    r.read_line(&mut info).expect("INFO");
+    assert!(info.contains("\"max_payload\":2048"), "{info}");
+
+    // SIGTERM: graceful shutdown, exit 0, the client sees the close.
+    let st = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(st.success());
+    assert_eq!(wait_exit(&mut child), 0);
+    let mut rest = Vec::new();
+    let _ = r.read_to_end(&mut rest);
+    let _ = s.write_all(b"PING\r\n");
+}
+
+#[test]
+fn sigint_flushes_and_exits_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("natrix.log");
+    let mut child = natrix()
+        .args(["-a", "127.0.0.1", "-p", "-1", "-l", log.to_str().expect("utf8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let text = wait_for_text(&log, "Server is ready");
+    let port = port_from_log(&text);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n").expect("write");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut line = String::new();
+    r.read_line(&mut line).expect("INFO");
+    line.clear();
+    r.read_line(&mut line).expect("PONG");
+    assert_eq!(line, "PONG\r\n");
+    let st = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(st.success());
+    assert_eq!(wait_exit(&mut child), 0);
+    let mut rest = Vec::new();
+    let n = r.read_to_end(&mut rest).unwrap_or(0);
+    assert_eq!(n, 0, "nothing after shutdown, just the close");
+    let log_text = std::fs::read_to_string(&log).expect("log");
+    assert!(log_text.contains("Trapped \"interrupt\" signal"), "{log_text}");
+}
+
+#[test]
+fn flags_override_config_port_but_keep_its_host() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("natrix.log");
+    let conf = dir.path().join("n.conf");
+    std::fs::write(&conf, "listen: 127.0.0.1:1\n").expect("write");
+    let mut child = natrix()
+        .args(["-c", conf.to_str().expect("utf8"), "-p", "-1", "-l", log.to_str().expect("utf8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let text = wait_for_text(&log, "Server is ready");
+    assert!(text.contains("Listening for client connections on 127.0.0.1:"), "{text}");
+    assert_ne!(port_from_log(&text), 1);
+    let _ = child.kill();
+    let _ = child.wait();
+}
