@@ -335,3 +335,50 @@ proptest! {
         }
     }
 }
+
+/// Expected sets recorded from nats-server 2.9.10 (SUB each pattern, PUB each subject).
+#[test]
+fn agrees_with_nats_server_2_9_10() {
+    let pats = [
+        "foo.*",
+        "foo.>",
+        "foo.bar",
+        "*.*",
+        "*.>",
+        ">",
+        "*",
+        "foo.*.bar",
+        "a*.b",
+        "*.bar",
+    ];
+    let l = Sublist::new();
+    for p in pats {
+        l.insert(sub(p)).expect("valid");
+    }
+    let expect: [(&str, &[&str]); 11] = [
+        ("foo.*", &["*.*", "*.>", ">", "foo.*", "foo.>"]),
+        ("foo.>", &["*.*", "*.>", ">", "foo.*", "foo.>"]),
+        ("*.bar", &["*.*", "*.>", "*.bar", ">"]),
+        (">", &["*", ">"]),
+        ("*", &["*", ">"]),
+        (
+            "foo.bar",
+            &["*.*", "*.>", "*.bar", ">", "foo.*", "foo.>", "foo.bar"],
+        ),
+        ("a*.b", &["*.*", "*.>", ">", "a*.b"]),
+        ("foo.*.bar", &["*.>", ">", "foo.*.bar", "foo.>"]),
+        ("foo.>.bar", &["*.>", ">", "foo.*.bar", "foo.>"]),
+        ("foo..bar", &[]),
+        ("foo.", &[]),
+    ];
+    for (p, want) in expect {
+        assert_eq!(subjects(&l.match_subject(p.as_bytes())), want, "PUB {p}");
+        let mut naive: Vec<&str> = pats
+            .iter()
+            .copied()
+            .filter(|s| matches(s.as_bytes(), p.as_bytes()))
+            .collect();
+        naive.sort_unstable();
+        assert_eq!(naive, want, "matches() for PUB {p}");
+    }
+}
