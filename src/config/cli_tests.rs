@@ -181,3 +181,16 @@ fn config_errors_propagate() {
         Err(CliError::Config(_))
     ));
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn parse_args_never_panics(v in proptest::collection::vec("-{0,3}[a-zA-Z]{0,6}(=[-a-z0-9]{0,4})?|[-0-9]{1,6}", 0..6)) {
+            let _ = parse_args(v.into_iter().filter(|a| !a.starts_with("-c") && !a.starts_with("--c")));
+        }
+    }
+}

@@ -74,6 +74,26 @@ fn show(c: Option<char>) -> String {
     }
 }
 
+/// String being built: characters plus raw bytes from `\xHH` escapes.
+#[derive(Default)]
+struct StrBuf(Vec<u8>);
+
+impl StrBuf {
+    fn push(&mut self, c: char) {
+        let mut b = [0u8; 4];
+        self.0.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+    }
+    fn push_byte(&mut self, b: u8) {
+        self.0.push(b);
+    }
+    fn finish(self) -> String {
+        match String::from_utf8(self.0) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Ctx {
     Top,
@@ -357,7 +377,7 @@ impl Lexer {
             }
             Some('"') => {
                 self.bump();
-                let mut s = String::new();
+                let mut s = StrBuf::default();
                 loop {
                     match self.bump() {
                         None => return self.err("Unexpected EOF in quoted string."),
@@ -366,7 +386,7 @@ impl Lexer {
                         Some(c) => s.push(c),
                     }
                 }
-                self.emit(ItemKind::String, s, line, col);
+                self.emit(ItemKind::String, s.finish(), line, col);
                 Ok(())
             }
             Some('(') => {
@@ -398,7 +418,7 @@ impl Lexer {
         Ok(())
     }
 
-    fn escape(&mut self, s: &mut String) -> LResult<()> {
+    fn escape(&mut self, s: &mut StrBuf) -> LResult<()> {
         match self.bump() {
             Some('t') => s.push('\t'),
             Some('n') => s.push('\n'),
@@ -411,7 +431,7 @@ impl Lexer {
                 match (a, b) {
                     (Some(a), Some(b)) if !is_nl(a) && !is_nl(b) => {
                         match (a.to_digit(16), b.to_digit(16)) {
-                            (Some(h), Some(l)) => s.push(char::from((h * 16 + l) as u8)),
+                            (Some(h), Some(l)) => s.push_byte((h * 16 + l) as u8),
                             _ => {
                                 return self.err(format!(
                                     "Expected two hexadecimal digits after '\\x', but got '{a}{b}'"
@@ -441,9 +461,10 @@ impl Lexer {
         &mut self,
         line: u32,
         col: u32,
-        mut s: String,
+        prefix: String,
         mut escaped: bool,
     ) -> LResult<()> {
+        let mut s = StrBuf(prefix.into_bytes());
         loop {
             match self.peek() {
                 Some('\\') => {
@@ -455,7 +476,7 @@ impl Lexer {
                 Some(c) if is_nl(c) || is_ws(c) || matches!(c, ';' | ',' | ']' | '}') => break,
                 Some('\'') => {
                     self.bump();
-                    self.emit(ItemKind::String, s, line, col);
+                    self.emit(ItemKind::String, s.finish(), line, col);
                     return Ok(());
                 }
                 Some(c) => {
@@ -464,6 +485,7 @@ impl Lexer {
                 }
             }
         }
+        let s = s.finish();
         let lower = s.to_ascii_lowercase();
         if escaped {
             self.emit(ItemKind::String, s, line, col);

@@ -243,3 +243,53 @@ fn from_file_sets_config_file_and_reports_io_errors() {
     assert!(Options::from_file(&d.join("missing.conf")).is_err());
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Differential check against the reference server (`nats-server -t`), when installed:
+/// files nats-server accepts are accepted, and syntax errors are refused by both.
+#[test]
+fn agrees_with_nats_server_on_validity() {
+    let oracle = Path::new("/usr/sbin/nats-server");
+    if !oracle.exists() {
+        return;
+    }
+    let cases: &[(&str, bool)] = &[
+        ("port: 4222 # c\ndebug = true; trace = false\n", true),
+        (
+            "listen: 127.0.0.1:4333\nmax_payload: 100MB\nmax_pending: 200MB\n",
+            true,
+        ),
+        ("X = 4444\nport: $X\nwrite_deadline: \"3s\"\n", true),
+        ("{\n  server_name: a\n  ping_interval: \"1m\"\n}\n", true),
+        ("p: 'x'\nlog_file: $p\nmax_conn: 10, max_subs: 5\n", true),
+        ("text (\n  block\n)\nport: 1\n", false),
+        ("port: 4222\n  foo: 1\n", false),
+        ("X = 5\nport: 4222\n", false),
+        ("trace:\n", false),
+        ("listen: 10.0.1.22:foo\n", false),
+        ("port: \"abc\"\n", false),
+        ("port: $NATRIX_CFG_SURELY_UNSET_3\n", false),
+        ("a: \"x\\q\"\n", false),
+    ];
+    let dir = std::env::temp_dir().join(format!("natrix-oracle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, (src, valid)) in cases.iter().enumerate() {
+        let f = dir.join(format!("c{i}.conf"));
+        std::fs::write(&f, src).unwrap();
+        let out = std::process::Command::new(oracle)
+            .arg("-t")
+            .arg("-c")
+            .arg(&f)
+            .output()
+            .unwrap();
+        let theirs = out.status.success();
+        let ours = Options::from_file(&f).is_ok_and(|(o, _)| o.validate().is_ok());
+        assert_eq!(
+            theirs,
+            *valid,
+            "nats-server on {src:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(ours, *valid, "natrix on {src:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

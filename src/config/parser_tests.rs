@@ -46,6 +46,7 @@ fn comments_and_top_level_braces() {
 fn strings() {
     let n = p("a: \"t\\tn\\nr\\rq\\\"b\\\\x\\x41\"\nb: 'single \\n kept'\nc: bare-str\nd: srv-$X\ne: \"with # hash\"\n\"quoted key\": 1\n'sq key' = 2\n");
     assert_eq!(string(&n, "a"), "t\tn\nr\rq\"b\\xA");
+    assert_eq!(string(&p("u: \"\\xc3\\xa9\"\n"), "u"), "é");
     assert_eq!(string(&n, "b"), "single \\n kept");
     assert_eq!(string(&n, "c"), "bare-str");
     assert_eq!(string(&n, "d"), "srv-$X");

@@ -87,6 +87,9 @@ impl MatchCache {
 
     /// Drops every entry (keeps the allocated capacity).
     pub fn clear(&mut self) {
+        if self.map.is_empty() {
+            return;
+        }
         self.map.clear();
         self.ring.clear();
         self.next = 0;
@@ -126,7 +129,11 @@ mod tests {
     use crate::subject::sub::{ConnRef, Subscription};
 
     fn sub(subject: &str) -> Arc<Subscription> {
-        let owner = ConnRef { worker: 0, slot: 0, cid: 1 };
+        let owner = ConnRef {
+            worker: 0,
+            slot: 0,
+            cid: 1,
+        };
         Arc::new(Subscription::new(subject.as_bytes(), None, b"1", owner))
     }
 

@@ -66,7 +66,11 @@ mod tests {
     use crate::subject::sub::ConnRef;
 
     fn sub(q: Option<&str>) -> Arc<Subscription> {
-        let owner = ConnRef { worker: 0, slot: 0, cid: 1 };
+        let owner = ConnRef {
+            worker: 0,
+            slot: 0,
+            cid: 1,
+        };
         Arc::new(Subscription::new(b"foo", q.map(str::as_bytes), b"1", owner))
     }
 

@@ -73,7 +73,6 @@ pub struct Sublist {
     hasher: ahash::RandomState,
     generation: Padded<AtomicU64>,
     id: u64,
-    empty: Arc<SubResult>,
     count: AtomicUsize,
     inserts: AtomicU64,
     removes: AtomicU64,
@@ -101,7 +100,6 @@ impl Sublist {
             ),
             generation: Padded(AtomicU64::new(0)),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            empty: Arc::new(SubResult::new()),
             count: AtomicUsize::new(0),
             inserts: AtomicU64::new(0),
             removes: AtomicU64::new(0),
@@ -202,7 +200,7 @@ impl Sublist {
         let mut toks = Tokens::new();
         for t in tokens(subject) {
             if t.is_empty() {
-                return self.empty.clone();
+                return Arc::new(SubResult::new());
             }
             toks.push(t);
         }
@@ -212,11 +210,9 @@ impl Sublist {
             self.match_shard(lit, &toks, &mut r);
         }
         self.match_shard(WILDCARD_SHARD, &toks, &mut r);
-        if r.is_empty() {
-            self.empty.clone()
-        } else {
-            Arc::new(r)
-        }
+        // Always a fresh Arc (even when empty): a result shared by all workers would
+        // make every cache hit bump one contended reference count.
+        Arc::new(r)
     }
 
     fn match_shard(&self, i: usize, toks: &[&[u8]], r: &mut SubResult) {

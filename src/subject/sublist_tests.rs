@@ -9,7 +9,11 @@ use crate::subject::validate::{matches, subject_is_subset};
 use crate::subject::MatchCache;
 
 fn owner() -> ConnRef {
-    ConnRef { worker: 0, slot: 0, cid: 1 }
+    ConnRef {
+        worker: 0,
+        slot: 0,
+        cid: 1,
+    }
 }
 
 fn sub(subject: &str) -> Arc<Subscription> {
@@ -17,11 +21,19 @@ fn sub(subject: &str) -> Arc<Subscription> {
 }
 
 fn qsub(subject: &str, q: &str) -> Arc<Subscription> {
-    Arc::new(Subscription::new(subject.as_bytes(), Some(q.as_bytes()), b"1", owner()))
+    Arc::new(Subscription::new(
+        subject.as_bytes(),
+        Some(q.as_bytes()),
+        b"1",
+        owner(),
+    ))
 }
 
 fn subjects(r: &SubResult) -> Vec<String> {
-    let mut v: Vec<String> = r.iter().map(|s| String::from_utf8_lossy(&s.subject).into_owned()).collect();
+    let mut v: Vec<String> = r
+        .iter()
+        .map(|s| String::from_utf8_lossy(&s.subject).into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -51,17 +63,39 @@ fn insert_rejects_invalid() {
 #[test]
 fn literal_and_wildcards() {
     let l = Sublist::new();
-    for s in ["foo.bar", "foo.*", "foo.>", "*.bar", ">", "*.*", "foo.bar.baz", "*", "bar"] {
+    for s in [
+        "foo.bar",
+        "foo.*",
+        "foo.>",
+        "*.bar",
+        ">",
+        "*.*",
+        "foo.bar.baz",
+        "*",
+        "bar",
+    ] {
         l.insert(sub(s)).expect("valid");
     }
     assert_eq!(l.count(), 9);
-    assert_eq!(subjects(&l.match_subject(b"foo.bar")), ["*.*", "*.bar", ">", "foo.*", "foo.>", "foo.bar"]);
-    assert_eq!(subjects(&l.match_subject(b"foo.bar.baz")), [">", "foo.>", "foo.bar.baz"]);
+    assert_eq!(
+        subjects(&l.match_subject(b"foo.bar")),
+        ["*.*", "*.bar", ">", "foo.*", "foo.>", "foo.bar"]
+    );
+    assert_eq!(
+        subjects(&l.match_subject(b"foo.bar.baz")),
+        [">", "foo.>", "foo.bar.baz"]
+    );
     assert_eq!(subjects(&l.match_subject(b"foo")), ["*", ">"]);
     assert_eq!(subjects(&l.match_subject(b"bar")), ["*", ">", "bar"]);
     // Wildcards in the published subject match token-wise.
-    assert_eq!(subjects(&l.match_subject(b"foo.*")), ["*.*", ">", "foo.*", "foo.>"]);
-    assert_eq!(subjects(&l.match_subject(b"foo.>")), ["*.*", ">", "foo.*", "foo.>"]);
+    assert_eq!(
+        subjects(&l.match_subject(b"foo.*")),
+        ["*.*", ">", "foo.*", "foo.>"]
+    );
+    assert_eq!(
+        subjects(&l.match_subject(b"foo.>")),
+        ["*.*", ">", "foo.*", "foo.>"]
+    );
     assert_eq!(subjects(&l.match_subject(b"*.bar")), ["*.*", "*.bar", ">"]);
     // Empty tokens match nothing.
     for s in ["", "foo.", ".foo", "foo..bar", "."] {
@@ -72,7 +106,12 @@ fn literal_and_wildcards() {
 #[test]
 fn queue_groups() {
     let l = Sublist::new();
-    let (a, b, c, d) = (qsub("foo.*", "q1"), qsub("foo.bar", "q1"), qsub("foo.>", "q2"), sub("foo.bar"));
+    let (a, b, c, d) = (
+        qsub("foo.*", "q1"),
+        qsub("foo.bar", "q1"),
+        qsub("foo.>", "q2"),
+        sub("foo.bar"),
+    );
     for s in [&a, &b, &c, &d] {
         l.insert(s.clone()).expect("valid");
     }
@@ -114,7 +153,10 @@ fn remove_identity_and_pruning() {
     assert_eq!(l.count(), 0);
     assert!(l.is_pruned_empty(), "all nodes pruned");
     let st = l.stats();
-    assert_eq!((st.num_inserts, st.num_removes, st.num_subscriptions), (4, 4, 0));
+    assert_eq!(
+        (st.num_inserts, st.num_removes, st.num_subscriptions),
+        (4, 4, 0)
+    );
     assert!(l.match_subject(b"foo.bar.baz").is_empty());
 }
 
@@ -183,12 +225,16 @@ fn token() -> impl Strategy<Value = String> {
 }
 
 fn pattern() -> impl Strategy<Value = String> {
-    (prop::collection::vec(token(), 1..4), prop::bool::weighted(0.2)).prop_map(|(mut t, fwc)| {
-        if fwc {
-            t.push(">".into());
-        }
-        t.join(".")
-    })
+    (
+        prop::collection::vec(token(), 1..4),
+        prop::bool::weighted(0.2),
+    )
+        .prop_map(|(mut t, fwc)| {
+            if fwc {
+                t.push(">".into());
+            }
+            t.join(".")
+        })
 }
 
 fn published() -> impl Strategy<Value = String> {
@@ -287,5 +333,52 @@ proptest! {
         if !s.split('.').any(|t| t == "*") {
             prop_assert_eq!(subject_is_subset(s.as_bytes(), b.as_bytes()), matches(b.as_bytes(), s.as_bytes()));
         }
+    }
+}
+
+/// Expected sets recorded from nats-server 2.9.10 (SUB each pattern, PUB each subject).
+#[test]
+fn agrees_with_nats_server_2_9_10() {
+    let pats = [
+        "foo.*",
+        "foo.>",
+        "foo.bar",
+        "*.*",
+        "*.>",
+        ">",
+        "*",
+        "foo.*.bar",
+        "a*.b",
+        "*.bar",
+    ];
+    let l = Sublist::new();
+    for p in pats {
+        l.insert(sub(p)).expect("valid");
+    }
+    let expect: [(&str, &[&str]); 11] = [
+        ("foo.*", &["*.*", "*.>", ">", "foo.*", "foo.>"]),
+        ("foo.>", &["*.*", "*.>", ">", "foo.*", "foo.>"]),
+        ("*.bar", &["*.*", "*.>", "*.bar", ">"]),
+        (">", &["*", ">"]),
+        ("*", &["*", ">"]),
+        (
+            "foo.bar",
+            &["*.*", "*.>", "*.bar", ">", "foo.*", "foo.>", "foo.bar"],
+        ),
+        ("a*.b", &["*.*", "*.>", ">", "a*.b"]),
+        ("foo.*.bar", &["*.>", ">", "foo.*.bar", "foo.>"]),
+        ("foo.>.bar", &["*.>", ">", "foo.*.bar", "foo.>"]),
+        ("foo..bar", &[]),
+        ("foo.", &[]),
+    ];
+    for (p, want) in expect {
+        assert_eq!(subjects(&l.match_subject(p.as_bytes())), want, "PUB {p}");
+        let mut naive: Vec<&str> = pats
+            .iter()
+            .copied()
+            .filter(|s| matches(s.as_bytes(), p.as_bytes()))
+            .collect();
+        naive.sort_unstable();
+        assert_eq!(naive, want, "matches() for PUB {p}");
     }
 }

@@ -34,7 +34,10 @@ impl Node {
             None => self.psubs.push(sub),
             Some(q) => match self.qsubs.iter_mut().find(|g| &*g.name == q) {
                 Some(g) => g.subs.push(sub),
-                None => self.qsubs.push(QGroup { name: q.into(), subs: vec![sub] }),
+                None => self.qsubs.push(QGroup {
+                    name: q.into(),
+                    subs: vec![sub],
+                }),
             },
         }
     }
@@ -235,7 +238,11 @@ fn match_level(mut level: &Level, toks: &[&[u8]], r: &mut SubResult) {
 }
 
 fn visit_level(level: &Level, f: &mut dyn FnMut(&Arc<Subscription>)) {
-    let nodes = level.nodes.values().chain(level.pwc.as_deref()).chain(level.fwc.as_deref());
+    let nodes = level
+        .nodes
+        .values()
+        .chain(level.pwc.as_deref())
+        .chain(level.fwc.as_deref());
     for n in nodes {
         n.psubs.iter().for_each(&mut *f);
         n.qsubs.iter().flat_map(|g| g.subs.iter()).for_each(&mut *f);

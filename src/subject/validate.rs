@@ -152,11 +152,37 @@ mod tests {
 
     #[test]
     fn valid_subject() {
-        for s in ["foo", "foo.bar", "foo.*", "*", ">", "foo.>", "*.>", "a*.b", "b>.c", "foo.*.bar"] {
+        for s in [
+            "foo",
+            "foo.bar",
+            "foo.*",
+            "*",
+            ">",
+            "foo.>",
+            "*.>",
+            "a*.b",
+            "b>.c",
+            "foo.*.bar",
+        ] {
             assert!(is_valid_subject(s.as_bytes()), "{s}");
             assert!(is_valid_sub_subject(s.as_bytes()), "{s}");
         }
-        for s in ["", ".", "foo..bar", "foo.>.bar", "foo.", ".foo", ">.a", "> .a", "foo. bar", "foo\tbar", "a b", "a\rb", "a\x0cb", "a\nb"] {
+        for s in [
+            "",
+            ".",
+            "foo..bar",
+            "foo.>.bar",
+            "foo.",
+            ".foo",
+            ">.a",
+            "> .a",
+            "foo. bar",
+            "foo\tbar",
+            "a b",
+            "a\rb",
+            "a\x0cb",
+            "a\nb",
+        ] {
             assert!(!is_valid_subject(s.as_bytes()), "{s:?}");
         }
     }
@@ -176,7 +202,17 @@ mod tests {
         for s in ["foo", "foo.bar", "a*.b", "b>.c", "foo.a>", "*a", ">>"] {
             assert!(is_valid_literal_subject(s.as_bytes()), "{s}");
         }
-        for s in ["foo.*", "*", ">", "foo.>", "foo.*.bar", "", "foo..bar", "foo.", "a b"] {
+        for s in [
+            "foo.*",
+            "*",
+            ">",
+            "foo.>",
+            "foo.*.bar",
+            "",
+            "foo..bar",
+            "foo.",
+            "a b",
+        ] {
             assert!(!is_valid_literal_subject(s.as_bytes()), "{s:?}");
         }
         assert!(has_wildcard(b"foo.*"));
