@@ -86,7 +86,7 @@ fn steady_state_routing_does_not_allocate_per_message() {
     let batch = one.repeat(batch_msgs).into_bytes();
     let per_sub: Vec<usize> = (0..SUBSCRIBERS).map(|i| frame_len(i) * batch_msgs).collect();
 
-    let mut round = |publ: &mut TcpStream, subs: &mut Vec<TcpStream>, buf: &mut Vec<u8>| {
+    let round = |publ: &mut TcpStream, subs: &mut [TcpStream], buf: &mut [u8]| {
         publ.write_all(&batch).expect("publish");
         for (i, s) in subs.iter_mut().enumerate() {
             drain(s, per_sub[i], buf);

@@ -26,7 +26,7 @@ impl Node {
     fn is_empty(&self) -> bool {
         self.psubs.is_empty()
             && self.qsubs.is_empty()
-            && self.next.as_ref().map_or(true, |l| l.is_empty())
+            && self.next.as_ref().is_none_or(|l| l.is_empty())
     }
 
     fn add_sub(&mut self, sub: Arc<Subscription>) {
