@@ -10,6 +10,8 @@ pub mod core;
 mod info;
 pub mod listener;
 mod route;
+#[cfg(test)]
+mod core_tests;
 pub mod shared;
 pub mod worker;
 
@@ -60,6 +62,19 @@ pub fn start(opts: Options) -> io::Result<ServerHandle> {
     let addr = listener::resolve(&opts.host, port)?;
     let (listeners, actual) = listener::bind_all(addr, workers)?;
 
+    let (shared, polls) = build_shared(opts, workers, actual.port())?;
+    let mut threads = Vec::with_capacity(workers);
+    for (id, (poll, listener)) in polls.into_iter().zip(listeners).enumerate() {
+        let w = worker::Worker::new(id as u16, shared.clone(), poll, listener)?;
+        let t = std::thread::Builder::new().name(format!("natrix-worker-{id}")).spawn(move || w.run())?;
+        threads.push(t);
+    }
+    Ok(ServerHandle { addr: actual, shared, threads })
+}
+
+/// The shared state for `workers` workers, and one `mio::Poll` per worker (each
+/// with its waker already registered).
+pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc<Shared>, Vec<mio::Poll>)> {
     let mut polls = Vec::with_capacity(workers);
     let mut wakers = Vec::with_capacity(workers);
     for _ in 0..workers {
@@ -71,7 +86,7 @@ pub fn start(opts: Options) -> io::Result<ServerHandle> {
     let server_name = opts.server_name.clone().unwrap_or_else(|| server_id.clone());
     let shared = Arc::new(Shared {
         info_host: opts.host.clone(),
-        info_port: actual.port(),
+        info_port: port,
         opts,
         sublist: Sublist::new(),
         server_id,
@@ -83,14 +98,7 @@ pub fn start(opts: Options) -> io::Result<ServerHandle> {
         wakers,
         shutdown: AtomicBool::new(false),
     });
-
-    let mut threads = Vec::with_capacity(workers);
-    for (id, (poll, listener)) in polls.into_iter().zip(listeners).enumerate() {
-        let w = worker::Worker::new(id as u16, shared.clone(), poll, listener)?;
-        let t = std::thread::Builder::new().name(format!("natrix-worker-{id}")).spawn(move || w.run())?;
-        threads.push(t);
-    }
-    Ok(ServerHandle { addr: actual, shared, threads })
+    Ok((shared, polls))
 }
 
 /// A fresh server id: a server nkey's public key (`N…`), as nats-server uses.
