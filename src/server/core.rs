@@ -195,7 +195,8 @@ impl Core {
             }
         }
         if self.touched.is_empty() {
-            let _ = rbuf.split_to(pos);
+            // Only moves the start; keeps the buffer unshared so it is reused in place.
+            bytes::Buf::advance(&mut rbuf, pos);
         } else {
             let chunk: Bytes = rbuf.split_to(pos).freeze();
             for &dest in &self.touched {
@@ -209,6 +210,23 @@ impl Core {
         }
     }
 
+    /// Processes a connection's input; a bug that panics while doing so closes that
+    /// connection instead of taking the worker (and everyone on it) down.
+    pub fn process_input_guarded(&mut self, slot: u32) {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.process_input(slot)));
+        if r.is_err() {
+            crate::error!("internal error while processing input of slot {slot}; closing that connection");
+            // Keep chunk indices aligned for items already batched from this input.
+            for dest in std::mem::take(&mut self.touched) {
+                self.outbox[dest as usize].chunks.push(Bytes::new());
+            }
+            if let Some(c) = self.conn_mut(slot) {
+                c.rbuf.clear();
+            }
+            self.close(slot, CloseReason::ProtocolViolation);
+        }
+    }
+
     /// Delivers a batch of messages sent by another worker.
     pub fn receive_batch(&mut self, batch: &Batch) {
         for item in &batch.items {
@@ -217,10 +235,12 @@ impl Core {
             if sub.is_closed() && !item.last {
                 continue;
             }
-            let subject = &chunk[item.subject.range()];
-            let reply = item.reply.map(|s| &chunk[s.range()]);
-            let headers = item.headers.map(|s| &chunk[s.range()]);
-            let payload = &chunk[item.payload.range()];
+            let (Some(subject), Some(payload)) = (chunk.get(item.subject.range()), chunk.get(item.payload.range()))
+            else {
+                continue;
+            };
+            let reply = item.reply.and_then(|s| chunk.get(s.range()));
+            let headers = item.headers.and_then(|s| chunk.get(s.range()));
             self.write_delivery(sub, item.last, subject, reply, headers, payload);
         }
     }

@@ -168,7 +168,7 @@ impl Worker {
                     } else if n < want / 4 {
                         conn.read_size = (want / 2).max(MIN_READ);
                     }
-                    self.core.process_input(slot);
+                    self.core.process_input_guarded(slot);
                     if n < want && !eof {
                         return;
                     }
