@@ -36,8 +36,8 @@ pub struct Core {
     pub close_list: Vec<u32>,
     pub now: Instant,
     pub cycle: CycleStats,
-    /// Server INFO JSON up to (not including) the per-connection fields.
-    info_prefix: String,
+    /// Server INFO fields shared by every connection.
+    info: proto::ServerInfo,
 }
 
 impl Core {
@@ -47,7 +47,7 @@ impl Core {
             max_control_line: shared.opts.max_control_line as usize,
             max_payload: shared.opts.max_payload as usize,
         };
-        let info_prefix = super::info::info_prefix(&shared);
+        let info = super::info::template(&shared);
         Core {
             id,
             shared,
@@ -61,7 +61,7 @@ impl Core {
             close_list: Vec::new(),
             now,
             cycle: CycleStats::default(),
-            info_prefix,
+            info,
         }
     }
 
@@ -94,7 +94,7 @@ impl Core {
         };
         let first_ping = now + self.shared.opts.ping_interval;
         let mut conn = Conn::new(cid, slot, addr, now, first_ping);
-        super::info::write_info(&mut conn.out.buf, &self.info_prefix, cid, addr);
+        super::info::write_info(&mut conn.out.buf, &self.info, cid, addr);
         self.conns[slot as usize] = Some(conn);
         self.shared.stats.total_connections.fetch_add(1, Ordering::Relaxed);
         let n = self.shared.num_conns.fetch_add(1, Ordering::AcqRel) + 1;
