@@ -4,6 +4,15 @@
 //!
 //! Input layout: byte 0 selects the limits, bytes 1..4 seed the read boundaries, the rest is
 //! the stream.
+//!
+//! Run: `cd fuzz && cargo +nightly fuzz run proto_parser corpus/proto_parser`.
+//! Without cargo-fuzz installed, the same binary builds with
+//! `RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
+//! -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table
+//! -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions"
+//! cargo +nightly build --release --target x86_64-unknown-linux-gnu --bin proto_parser`
+//! (the explicit `--target` keeps the flags off build scripts), then run
+//! `target/x86_64-unknown-linux-gnu/release/proto_parser corpus/proto_parser`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -171,6 +171,79 @@ impl<'de> Visitor<'de> for OptsVisitor<'_> {
     }
 }
 
+/// Check a client's `INFO` JSON the way nats-server's `processInfo` does
+/// (`json.Unmarshal` into its `Info` struct): bad JSON or a known key with a wrong type is an
+/// error (nats-server closes silently, "Protocol Violation"); otherwise the INFO is ignored.
+pub fn check_info(json: &[u8]) -> Result<(), ConnectError> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    de.deserialize_any(InfoVisitor)?;
+    de.end()?;
+    Ok(())
+}
+
+struct InfoVisitor;
+
+impl<'de> Visitor<'de> for InfoVisitor {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object or null")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut key_buf = [0u8; 24];
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let k = key.as_bytes();
+            let lower: &[u8] = if k.len() <= key_buf.len() {
+                let b = &mut key_buf[..k.len()];
+                b.copy_from_slice(k);
+                b.make_ascii_lowercase();
+                b
+            } else {
+                &[]
+            };
+            match lower {
+                b"server_id" | b"server_name" | b"version" | b"git_commit" | b"go" | b"host"
+                | b"ip" | b"client_ip" | b"nonce" | b"cluster" | b"domain" | b"gateway"
+                | b"gateway_url" | b"remote_account" | b"gateway_cmd_payload" => {
+                    map.next_value::<Option<String>>()?;
+                }
+                b"proto" | b"port" => {
+                    map.next_value::<Option<i64>>()?;
+                }
+                b"max_payload" => {
+                    map.next_value::<Option<i32>>()?;
+                }
+                b"client_id" => {
+                    map.next_value::<Option<u64>>()?;
+                }
+                b"gateway_cmd" => {
+                    map.next_value::<Option<u8>>()?;
+                }
+                b"headers" | b"auth_required" | b"tls_required" | b"tls_verify"
+                | b"tls_available" | b"jetstream" | b"cluster_dynamic" | b"ldm" | b"lnoc"
+                | b"info_on_connect" | b"connect_info" | b"gateway_nrp" | b"gateway_iom" => {
+                    map.next_value::<Option<bool>>()?;
+                }
+                b"connect_urls" | b"ws_connect_urls" | b"gateway_urls" | b"leafnode_urls" => {
+                    map.next_value::<Option<Vec<Option<String>>>>()?;
+                }
+                b"import" | b"export" => {
+                    map.next_value::<Option<SubjectPermission>>()?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Shape check for `import`/`export` (`{"allow":[…],"deny":[…]}`); the values are unused.
 #[derive(Deserialize)]
 struct SubjectPermission {
@@ -245,6 +318,17 @@ mod tests {
         ] {
             assert!(parse_connect(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn info_check() {
+        // (v) INFO {} is ignored, INFO { closes, a wrong type closes
+        assert!(check_info(b"{}").is_ok());
+        assert!(check_info(br#"{"server_id":"x","port":4222,"connect_urls":["a"],"foo":[1]}"#).is_ok());
+        assert!(check_info(b"{").is_err());
+        assert!(check_info(br#"{"port":"x"}"#).is_err());
+        assert!(check_info(br#"{"PORT":"x"}"#).is_err());
+        assert!(check_info(br#"{"max_payload":4294967296}"#).is_err());
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-pub use connect::{parse_connect, ConnectError, ConnectOptions};
+pub use connect::{check_info, parse_connect, ConnectError, ConnectOptions};
 pub use encode::{write_err, write_info, write_msg, OK, PING, PONG};
 pub use error::ParseError;
 pub use frame::{Frame, Limits, Message};

@@ -241,6 +241,9 @@ fn connect_info_err() {
     let f = frames(b"CONNECT\r\n");
     assert_eq!(f, vec![F::Connect(b("\r"))]);
     assert!(parse_connect(b"\r").is_err());
+    // (v) "CONNECT\n{...}": the '\n' starts the argument, the JSON is still fine
+    assert_eq!(frames(b"CONNECT\n{}\r\n"), vec![F::Connect(b("\n{}"))]);
+    assert!(parse_connect(b"\n{}").is_ok());
     assert_eq!(frames(b"INFO {}\r\n"), vec![F::Info(b("{}"))]);
     assert_eq!(frames(b"-ERR 'boom'\r\n"), vec![F::Err(b("'boom'"))]);
 }
