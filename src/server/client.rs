@@ -26,7 +26,7 @@ impl Core {
             Frame::Connect(json) => self.handle_connect(slot, json),
             // A client INFO is parsed (bad JSON closes) and otherwise ignored.
             Frame::Info(json) => {
-                if serde_json::from_slice::<serde_json::Value>(json).is_err() {
+                if proto::check_info(json).is_err() {
                     self.close(slot, CloseReason::ProtocolViolation);
                 }
             }
@@ -37,13 +37,24 @@ impl Core {
     }
 
     fn handle_connect(&mut self, slot: u32, json: &[u8]) {
-        let opts = match proto::parse_connect(json) {
-            Ok(o) => o,
-            Err(_) => {
-                self.close(slot, CloseReason::ProtocolViolation);
-                return;
-            }
+        let Some(c) = self.conn(slot) else { return };
+        // A second CONNECT is applied over the first: absent keys keep their values.
+        let mut opts = proto::ConnectOptions {
+            verbose: c.flags.verbose,
+            pedantic: c.flags.pedantic,
+            echo: c.flags.echo,
+            headers: c.flags.headers,
+            no_responders: c.flags.no_responders,
+            protocol: c.flags.protocol,
+            name: c.meta.name.clone(),
+            lang: c.meta.lang.clone(),
+            version: c.meta.version.clone(),
+            ..proto::ConnectOptions::default()
         };
+        if opts.apply_json(json).is_err() {
+            self.close(slot, CloseReason::ProtocolViolation);
+            return;
+        }
         if opts.account_requested() {
             self.send_err(slot, "Authorization Violation");
             self.close(slot, CloseReason::AuthViolation);
