@@ -228,8 +228,11 @@ impl Worker {
             return; // close_pending decides whether to flush
         }
         let Some(sock) = self.sockets.get_mut(slot as usize).and_then(Option::as_mut) else { return };
+        let before = conn.out.pending();
         match write_out(sock, &mut conn.out) {
             Ok(true) => conn.stalled_since = None,
+            // The write deadline measures time without progress, not time to drain.
+            Ok(false) if conn.out.pending() < before => conn.stalled_since = Some(now),
             Ok(false) => {
                 conn.stalled_since.get_or_insert(now);
             }
