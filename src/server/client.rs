@@ -117,7 +117,8 @@ impl Core {
         }
         let owner = ConnRef { worker, slot, cid: c.cid };
         let sub = Arc::new(Subscription::new(subject, queue, sid, owner));
-        if self.shared.sublist.insert(sub.clone()).is_err() {
+        let account = c.account;
+        if self.account(account).sublist.insert(sub.clone()).is_err() {
             self.send_err(slot, "Invalid Subject");
             return;
         }
@@ -133,17 +134,20 @@ impl Core {
         let Some(c) = self.conn_mut(slot) else { return };
         c.active = true;
         let verbose = c.flags.verbose;
+        let account = c.account;
+        let mut removed = None;
         if let Some(sub) = c.subs.get(sid) {
             let delivered = sub.delivered.load(Ordering::Acquire);
             match max.and_then(parse_u64) {
                 Some(m) if m > delivered => sub.max.store(m, Ordering::Release),
                 _ => {
-                    if let Some(sub) = c.subs.remove(sid) {
-                        sub.closed.store(true, Ordering::Release);
-                        self.shared.sublist.remove(&sub);
-                    }
+                    removed = c.subs.remove(sid);
                 }
             }
+        }
+        if let Some(sub) = removed {
+            sub.closed.store(true, Ordering::Release);
+            self.account(account).sublist.remove(&sub);
         }
         if verbose {
             self.send_raw(slot, proto::OK);

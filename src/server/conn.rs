@@ -151,6 +151,8 @@ pub struct Conn {
     pub flags: ClientFlags,
     pub meta: ClientMeta,
     pub connected: bool,
+    /// The account this connection is bound to (index into the worker's account table).
+    pub account: u32,
     /// Subscriptions by sid.
     pub subs: AHashMap<Box<[u8]>, Arc<Subscription>>,
     pub closing: Option<CloseReason>,
@@ -185,6 +187,7 @@ impl Conn {
             flags: ClientFlags::default(),
             meta: ClientMeta::default(),
             connected: false,
+            account: 0,
             subs: AHashMap::new(),
             closing: None,
             stats: ConnStats::default(),

@@ -3,6 +3,7 @@
 //! (`worker.rs`) puts received bytes into `Conn::rbuf`, sets `now`, calls in, then
 //! writes out whatever the core queued on `flush_list` and closes what is on
 //! `close_list`. Unit tests drive it with in-memory connections.
+use super::account::Account;
 use super::batch::{Batch, Item};
 use super::conn::{CloseReason, Conn};
 use super::shared::{CycleStats, Shared};
@@ -24,7 +25,10 @@ pub struct Core {
     /// Connection slab: the slot is the mio token (minus the reserved ones).
     pub conns: Vec<Option<Conn>>,
     free_slots: Vec<u32>,
-    pub cache: MatchCache,
+    /// This worker's snapshot of the account table, by account id.
+    pub accounts: Vec<Arc<Account>>,
+    /// One match cache per account, by account id.
+    pub caches: Vec<MatchCache>,
     pub limits: Limits,
     /// Outgoing cross-worker batches, indexed by destination worker.
     pub outbox: Vec<Batch>,
@@ -53,7 +57,8 @@ impl Core {
             shared,
             conns: Vec::new(),
             free_slots: Vec::new(),
-            cache: MatchCache::new(MATCH_CACHE_SUBJECTS),
+            accounts: Vec::new(),
+            caches: Vec::new(),
             limits,
             outbox: (0..workers).map(|_| Batch::default()).collect(),
             touched: SmallVec::new(),
@@ -143,9 +148,25 @@ impl Core {
             for s in &subs {
                 s.closed.store(true, Ordering::Release);
             }
-            self.shared.sublist.remove_batch(&subs);
+            self.account(conn.account).sublist.remove_batch(&subs);
         }
         Some(conn)
+    }
+
+    /// The account with this id (refreshing the worker's snapshot when it is new here).
+    pub fn account(&mut self, id: u32) -> Arc<Account> {
+        self.ensure_account(id);
+        self.accounts[id as usize].clone()
+    }
+
+    /// Makes sure the snapshot and the match caches cover account `id`.
+    pub fn ensure_account(&mut self, id: u32) {
+        if id as usize >= self.accounts.len() {
+            self.accounts = self.shared.accounts.snapshot();
+        }
+        while self.caches.len() < self.accounts.len() {
+            self.caches.push(MatchCache::new(MATCH_CACHE_SUBJECTS));
+        }
     }
 
     /// Queues `-ERR '<text>'` to a connection.

@@ -113,7 +113,7 @@ fn auto_unsubscribe_counts_deliveries_from_any_worker() {
     rig.send(p1.0, p1.1, b"PUB a 1\r\n3\r\nPUB a 1\r\n4\r\n");
     assert_eq!(rig.out(sub).matches("MSG a 1").count(), 3);
     assert!(rig.cores[1].conn(sub.1).expect("conn").subs.is_empty());
-    assert_eq!(rig.cores[0].shared.sublist.count(), 0);
+    assert_eq!(rig.cores[0].shared.accounts.global().sublist.count(), 0);
 }
 
 #[test]
@@ -170,8 +170,8 @@ fn closing_a_connection_removes_its_subscriptions() {
     let mut rig = Rig::new(Options::default());
     let c = rig.client(1, quiet());
     rig.send(c.0, c.1, b"SUB a 1\r\nSUB b.> 2\r\nSUB c q 3\r\n");
-    assert_eq!(rig.cores[1].shared.sublist.count(), 3);
+    assert_eq!(rig.cores[1].shared.accounts.global().sublist.count(), 3);
     rig.cores[1].close(c.1, CloseReason::ClientClosed);
     rig.cores[1].remove(c.1);
-    assert_eq!(rig.cores[1].shared.sublist.count(), 0);
+    assert_eq!(rig.cores[1].shared.accounts.global().sublist.count(), 0);
 }

@@ -3,6 +3,7 @@
 //! `core` is the sans-IO protocol and routing state of one worker; `worker` is the
 //! thin I/O shell around it; `shared` holds what all workers share (options, the
 //! subscription trie, mailboxes, counters).
+pub mod account;
 pub mod batch;
 mod client;
 pub mod conn;
@@ -16,7 +17,6 @@ pub mod shared;
 pub mod worker;
 
 use crate::config::Options;
-use crate::subject::Sublist;
 use batch::Inbox;
 use shared::{ServerStats, Shared};
 use std::io;
@@ -88,7 +88,7 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
         info_host: opts.host.clone(),
         info_port: port,
         opts,
-        sublist: Sublist::new(),
+        accounts: account::AccountTable::new(),
         server_id,
         server_name,
         next_cid: AtomicU64::new(1),

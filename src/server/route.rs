@@ -29,6 +29,7 @@ impl Core {
         c.active = true;
         let (verbose, pedantic, cid, echo, no_responders) =
             (c.flags.verbose, c.flags.pedantic, c.cid, c.flags.echo, c.flags.no_responders);
+        let acc = c.account as usize;
         self.cycle.in_msgs += 1;
         self.cycle.in_bytes += size as u64;
 
@@ -50,13 +51,14 @@ impl Core {
             self.send_raw(slot, proto::OK);
         }
 
-        let result = self.cache.lookup(&self.shared.sublist, msg.subject);
+        self.ensure_account(acc as u32);
+        let result = self.caches[acc].lookup(&self.accounts[acc].sublist, msg.subject);
         let mut delivered = false;
         for sub in result.psubs.iter() {
             if !echo && sub.owner.cid == cid {
                 continue;
             }
-            if let Some(last) = claim(&self.shared.sublist, sub) {
+            if let Some(last) = claim(&self.accounts[acc].sublist, sub) {
                 self.deliver(sub, last, msg, base);
                 delivered = true;
             }
@@ -75,7 +77,7 @@ impl Core {
                 if !echo && sub.owner.cid == cid {
                     continue;
                 }
-                if let Some(last) = claim(&self.shared.sublist, sub) {
+                if let Some(last) = claim(&self.accounts[acc].sublist, sub) {
                     self.deliver(sub, last, msg, base);
                     delivered = true;
                     break;
@@ -84,7 +86,7 @@ impl Core {
         }
         if !delivered && no_responders {
             if let Some(reply) = msg.reply {
-                self.send_no_responders(slot, cid, reply);
+                self.send_no_responders(slot, cid, acc, reply);
             }
         }
     }
@@ -145,8 +147,8 @@ impl Core {
 
     /// A request nobody received: tell the requester with a 503 status on its own
     /// plain subscription matching the reply subject, if it has one.
-    fn send_no_responders(&mut self, slot: u32, cid: u64, reply: &[u8]) {
-        let result = self.shared.sublist.match_subject(reply);
+    fn send_no_responders(&mut self, slot: u32, cid: u64, acc: usize, reply: &[u8]) {
+        let result = self.accounts[acc].sublist.match_subject(reply);
         let Some(sub) = result.psubs.iter().find(|s| s.owner.cid == cid && !s.is_closed()) else {
             return;
         };

@@ -1,7 +1,7 @@
 //! State shared by all workers: options, the subscription trie, mailboxes and counters.
 use super::batch::Inbox;
 use crate::config::Options;
-use crate::subject::Sublist;
+use super::account::AccountTable;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Server-wide counters. Workers add to them once per event-loop cycle, not per message.
@@ -39,7 +39,7 @@ impl CycleStats {
 
 pub struct Shared {
     pub opts: Options,
-    pub sublist: Sublist,
+    pub accounts: AccountTable,
     pub server_id: String,
     pub server_name: String,
     /// The host and port clients are told about in INFO.

@@ -1,0 +1,77 @@
+//! Accounts: each has its own subscription trie, so subjects are isolated between them.
+use crate::subject::Sublist;
+use parking_lot::RwLock;
+use std::sync::Arc;
+
+/// The account of clients that name none (nats-server's global account).
+pub const GLOBAL_ACCOUNT: &str = "$G";
+
+pub struct Account {
+    /// Index in the server's account table (and in each worker's match caches).
+    pub id: u32,
+    pub name: Arc<str>,
+    pub sublist: Sublist,
+}
+
+/// All accounts, by id. Accounts are only ever added; workers keep a snapshot and
+/// refresh it when they meet an id they do not have yet.
+pub struct AccountTable {
+    accounts: RwLock<Vec<Arc<Account>>>,
+}
+
+impl AccountTable {
+    /// A table holding the global account (id 0).
+    pub fn new() -> Self {
+        let global = Arc::new(Account { id: 0, name: GLOBAL_ACCOUNT.into(), sublist: Sublist::new() });
+        AccountTable { accounts: RwLock::new(vec![global]) }
+    }
+
+    pub fn global(&self) -> Arc<Account> {
+        self.accounts.read()[0].clone()
+    }
+
+    /// The account called `name`, created if it does not exist yet.
+    pub fn get_or_create(&self, name: &str) -> Arc<Account> {
+        if let Some(a) = self.find(name) {
+            return a;
+        }
+        let mut all = self.accounts.write();
+        if let Some(a) = all.iter().find(|a| &*a.name == name) {
+            return a.clone();
+        }
+        let acc = Arc::new(Account { id: all.len() as u32, name: name.into(), sublist: Sublist::new() });
+        all.push(acc.clone());
+        acc
+    }
+
+    pub fn find(&self, name: &str) -> Option<Arc<Account>> {
+        self.accounts.read().iter().find(|a| &*a.name == name).cloned()
+    }
+
+    /// A copy of the table for a worker's lock-free use.
+    pub fn snapshot(&self) -> Vec<Arc<Account>> {
+        self.accounts.read().clone()
+    }
+}
+
+impl Default for AccountTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_first_and_names_unique() {
+        let t = AccountTable::new();
+        assert_eq!(&*t.global().name, "$G");
+        let a = t.get_or_create("A");
+        assert_eq!(a.id, 1);
+        assert_eq!(t.get_or_create("A").id, 1);
+        assert_eq!(t.snapshot().len(), 2);
+        assert!(t.find("B").is_none());
+    }
+}
