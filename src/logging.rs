@@ -60,6 +60,12 @@ pub fn init(log_file: Option<&Path>, logtime: bool, debug: bool, trace: bool) ->
     Ok(())
 }
 
+/// Changes the debug and trace switches (reload).
+pub fn set_levels(debug: bool, trace: bool) {
+    DEBUG.store(debug, Ordering::Relaxed);
+    TRACE.store(trace, Ordering::Relaxed);
+}
+
 pub fn debug_enabled() -> bool {
     DEBUG.load(Ordering::Relaxed)
 }

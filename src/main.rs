@@ -38,11 +38,15 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Ok(Command::Run { options, warnings }) => run(*options, &warnings),
+        Ok(Command::Run { options, warnings }) => run(*options, &warnings, args_for_reload()),
     }
 }
 
-fn run(opts: Options, warnings: &[String]) -> ExitCode {
+fn args_for_reload() -> Vec<String> {
+    std::env::args().skip(1).collect()
+}
+
+fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
     if let Err(e) = natrix::logging::init(opts.log_file.as_deref(), opts.logtime, opts.debug, opts.trace) {
         eprintln!("natrix: cannot open log file: {e}");
         return ExitCode::from(1);
@@ -98,7 +102,18 @@ fn run(opts: Options, warnings: &[String]) -> ExitCode {
                     shared.begin_shutdown();
                     return;
                 }
-                SIGHUP => warn!("Trapped \"hangup\" signal: configuration reload is not supported by natrix yet"),
+                SIGHUP => {
+                    info!("Trapped \"hangup\" signal");
+                    match server::reload::reload(&shared, &args) {
+                        Ok(warnings) => {
+                            for w in warnings {
+                                warn!("{w}");
+                            }
+                            info!("Reloaded server configuration");
+                        }
+                        Err(e) => error!("Failed to reload server configuration: {e}"),
+                    }
+                }
                 other => warn!("Trapped signal {other}: not supported by natrix yet; ignored"),
             }
         }

@@ -186,3 +186,54 @@ fn flags_override_config_port_but_keep_its_host() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+fn info_line(port: u16) -> String {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut r = BufReader::new(s);
+    let mut info = String::new();
+    r.read_line(&mut info).expect("INFO");
+    info
+}
+
+#[test]
+fn sighup_reloads_and_refuses_bad_configs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("natrix.log");
+    let conf = dir.path().join("n.conf");
+    std::fs::write(&conf, "host: 127.0.0.1\nmax_payload: 2KB\n").expect("write");
+    let mut child = natrix()
+        .args(["-c", conf.to_str().expect("utf8"), "-p", "-1", "-l", log.to_str().expect("utf8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let port = port_from_log(&wait_for_text(&log, "Server is ready"));
+    assert!(info_line(port).contains("\"max_payload\":2048"));
+    let hup = |child: &Child| {
+        let st = Command::new("kill").args(["-HUP", &child.id().to_string()]).status().expect("kill");
+        assert!(st.success());
+    };
+
+    // A reloadable change applies.
+    std::fs::write(&conf, "host: 127.0.0.1\nmax_payload: 512\n").expect("write");
+    hup(&child);
+    wait_for_text(&log, "Reloaded server configuration");
+    assert!(info_line(port).contains("\"max_payload\":512"));
+
+    // A syntax error is refused with file:line:col; the running config stays.
+    std::fs::write(&conf, "host: 127.0.0.1\nmax_payload: [\n").expect("write");
+    hup(&child);
+    let text = wait_for_text(&log, "Failed to reload server configuration");
+    assert!(text.contains("n.conf:"), "{text}");
+    assert!(info_line(port).contains("\"max_payload\":512"));
+
+    // A non-reloadable change is refused, naming the field.
+    std::fs::write(&conf, "host: 127.0.0.1\nmax_payload: 512\nmax_pending: 10MB\n").expect("write");
+    hup(&child);
+    wait_for_text(&log, "config reload not supported for MaxPending");
+    assert!(info_line(port).contains("\"max_payload\":512"));
+
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -99,7 +99,7 @@ impl Core {
     }
 
     fn handle_sub(&mut self, slot: u32, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
-        let max_subs = self.shared.opts.max_subscriptions as usize;
+        let max_subs = self.opts.max_subscriptions as usize;
         let worker = self.id;
         let Some(c) = self.conn_mut(slot) else { return };
         c.active = true;

@@ -7,6 +7,7 @@ use super::account::Account;
 use super::batch::{Batch, Item};
 use super::conn::{CloseReason, Conn};
 use super::shared::{CycleStats, Shared};
+use crate::config::Options;
 use crate::proto::{self, Limits};
 use crate::subject::{MatchCache, Subscription};
 use bytes::Bytes;
@@ -40,6 +41,9 @@ pub struct Core {
     pub close_list: Vec<u32>,
     pub now: Instant,
     pub cycle: CycleStats,
+    /// The options in force, and the generation they came from.
+    pub opts: Arc<Options>,
+    opts_gen: u64,
     /// Server INFO fields shared by every connection.
     info: proto::ServerInfo,
 }
@@ -47,11 +51,10 @@ pub struct Core {
 impl Core {
     pub fn new(id: u16, shared: Arc<Shared>, now: Instant) -> Self {
         let workers = shared.inboxes.len();
-        let limits = Limits {
-            max_control_line: shared.opts.max_control_line as usize,
-            max_payload: shared.opts.max_payload as usize,
-        };
-        let info = super::info::template(&shared);
+        let opts = shared.live_options();
+        let opts_gen = shared.live_gen.load(Ordering::Acquire);
+        let limits = limits_of(&opts);
+        let info = super::info::template(&shared, &opts);
         Core {
             id,
             shared,
@@ -67,6 +70,8 @@ impl Core {
             now,
             cycle: CycleStats::default(),
             info,
+            opts,
+            opts_gen,
         }
     }
 
@@ -84,6 +89,19 @@ impl Core {
         self.conns.len() - self.free_slots.len()
     }
 
+    /// Picks up reloaded options (one atomic load per cycle when nothing changed).
+    /// New limits apply to open connections at once, as in nats-server.
+    pub fn refresh_options(&mut self) {
+        let gen = self.shared.live_gen.load(Ordering::Acquire);
+        if gen == self.opts_gen {
+            return;
+        }
+        self.opts_gen = gen;
+        self.opts = self.shared.live_options();
+        self.limits = limits_of(&self.opts);
+        self.info = super::info::template(&self.shared, &self.opts);
+    }
+
     /// Registers a new connection and queues its INFO. Returns its slot. When the
     /// server is at `max_connections`, the connection gets INFO and
     /// `-ERR 'maximum connections exceeded'` and is closed, as nats-server does.
@@ -97,13 +115,13 @@ impl Core {
                 (self.conns.len() - 1) as u32
             }
         };
-        let first_ping = now + self.shared.opts.ping_interval;
+        let first_ping = now + self.opts.ping_interval;
         let mut conn = Conn::new(cid, slot, addr, now, first_ping);
         super::info::write_info(&mut conn.out.buf, &self.info, cid, addr);
         self.conns[slot as usize] = Some(conn);
         self.shared.stats.total_connections.fetch_add(1, Ordering::Relaxed);
         let n = self.shared.num_conns.fetch_add(1, Ordering::AcqRel) + 1;
-        if n > self.shared.opts.max_connections {
+        if n > self.opts.max_connections {
             self.send_err(slot, "maximum connections exceeded");
             self.close(slot, CloseReason::MaxConnections);
         } else {
@@ -286,9 +304,9 @@ impl Core {
     /// Timers: server PINGs and stale detection, write deadlines, idle buffer release.
     pub fn tick(&mut self) {
         let now = self.now;
-        let ping_interval = self.shared.opts.ping_interval;
-        let ping_max = self.shared.opts.ping_max;
-        let write_deadline = self.shared.opts.write_deadline;
+        let ping_interval = self.opts.ping_interval;
+        let ping_max = self.opts.ping_max;
+        let write_deadline = self.opts.write_deadline;
         for slot in 0..self.conns.len() as u32 {
             let Some(c) = self.conns[slot as usize].as_mut() else { continue };
             if c.closing.is_some() {
@@ -330,9 +348,13 @@ impl Core {
     /// First server PING after CONNECT: min(ping_interval, 2s) plus up to 20% jitter,
     /// as nats-server does so that many clients connecting at once do not ping in step.
     pub(super) fn first_ping_delay(&self, rand: u64) -> Duration {
-        let base = self.shared.opts.ping_interval.min(Duration::from_secs(2));
+        let base = self.opts.ping_interval.min(Duration::from_secs(2));
         base + base.mul_f64((rand % 1000) as f64 / 5000.0)
     }
+}
+
+fn limits_of(opts: &Options) -> Limits {
+    Limits { max_control_line: opts.max_control_line as usize, max_payload: opts.max_payload as usize }
 }
 
 fn inbox_spare(shared: &Shared, me: usize) -> Batch {

@@ -1,11 +1,12 @@
 //! The INFO line sent on accept: a per-worker template, completed per connection
 //! with `client_id` and `client_ip`.
 use super::shared::Shared;
+use crate::config::Options;
 use crate::proto::{self, ServerInfo};
 use std::net::SocketAddr;
 
 /// The server's INFO fields (those that are the same for every connection).
-pub fn template(shared: &Shared) -> ServerInfo {
+pub fn template(shared: &Shared, opts: &Options) -> ServerInfo {
     ServerInfo {
         server_id: shared.server_id.clone(),
         server_name: shared.server_name.clone(),
@@ -15,7 +16,7 @@ pub fn template(shared: &Shared) -> ServerInfo {
         host: shared.info_host.clone(),
         port: shared.info_port,
         headers: true,
-        max_payload: i32::try_from(shared.opts.max_payload).unwrap_or(i32::MAX),
+        max_payload: i32::try_from(opts.max_payload).unwrap_or(i32::MAX),
         ..ServerInfo::default()
     }
 }

@@ -10,6 +10,7 @@ pub mod conn;
 pub mod core;
 mod info;
 pub mod listener;
+pub mod reload;
 mod route;
 #[cfg(test)]
 mod core_tests;
@@ -87,6 +88,8 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
     let shared = Arc::new(Shared {
         info_host: opts.host.clone(),
         info_port: port,
+        live: parking_lot::RwLock::new(Arc::new(opts.clone())),
+        live_gen: AtomicU64::new(0),
         opts,
         accounts: account::AccountTable::new(),
         server_id,

@@ -118,7 +118,7 @@ impl Core {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) {
-        let max_pending = self.shared.opts.max_pending as usize;
+        let max_pending = self.opts.max_pending as usize;
         let slot = sub.owner.slot;
         let Some(c) = self.conn_mut(slot) else { return };
         if c.cid != sub.owner.cid || c.closing.is_some() {

@@ -2,7 +2,9 @@
 use super::batch::Inbox;
 use crate::config::Options;
 use super::account::AccountTable;
+use parking_lot::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Server-wide counters. Workers add to them once per event-loop cycle, not per message.
 #[derive(Default, Debug)]
@@ -38,7 +40,12 @@ impl CycleStats {
 }
 
 pub struct Shared {
+    /// Options as the server started with them (the non-reloadable ones never change).
     pub opts: Options,
+    /// Options now in force (replaced by a reload); workers re-read them when
+    /// `live_gen` moves.
+    pub live: RwLock<Arc<Options>>,
+    pub live_gen: AtomicU64,
     pub accounts: AccountTable,
     pub server_id: String,
     pub server_name: String,
@@ -65,6 +72,19 @@ impl Shared {
             if let Err(e) = w.wake() {
                 crate::error!("waking worker {worker}: {e}");
             }
+        }
+    }
+
+    pub fn live_options(&self) -> Arc<Options> {
+        self.live.read().clone()
+    }
+
+    /// Puts reloaded options in force and tells every worker.
+    pub fn set_live_options(&self, opts: Options) {
+        *self.live.write() = Arc::new(opts);
+        self.live_gen.fetch_add(1, Ordering::AcqRel);
+        for i in 0..self.wakers.len() {
+            self.wake(i);
         }
     }
 

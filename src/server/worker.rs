@@ -59,6 +59,7 @@ impl Worker {
                 }
             }
             self.core.now = Instant::now();
+            self.core.refresh_options();
             // Other workers' messages first: whatever they queued before this poll
             // returned was published before anything we are about to read.
             if events.iter().any(|e| e.token() == WAKER) {
