@@ -75,6 +75,8 @@ pub struct Inbox {
     pub queue: Mutex<Vec<Batch>>,
     /// Emptied batches returned by the receiver so senders reuse their capacity.
     pub spare: Mutex<Vec<Batch>>,
+    /// Requests from outside the event loops (monitoring).
+    pub control: Mutex<Vec<super::snapshot::Control>>,
 }
 
 impl Inbox {

@@ -142,6 +142,8 @@ pub struct Conn {
     pub slot: u32,
     pub addr: SocketAddr,
     pub start: Instant,
+    /// Last time the client sent something (updated once per read).
+    pub last_activity: Instant,
     /// Received bytes not yet parsed. Cross-worker deliveries hold frozen slices of it.
     pub rbuf: BytesMut,
     /// How much to ask the kernel for next (grows on full reads, shrinks on short ones).
@@ -180,6 +182,7 @@ impl Conn {
             slot,
             addr,
             start: now,
+            last_activity: now,
             rbuf: BytesMut::new(),
             read_size: MIN_READ,
             parser: Parser::default(),

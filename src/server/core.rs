@@ -206,10 +206,12 @@ impl Core {
     /// Frames borrow the buffer; messages for other workers keep a frozen,
     /// reference-counted slice of it.
     pub fn process_input(&mut self, slot: u32) {
+        let now = self.now;
         let Some(conn) = self.conn_mut(slot) else { return };
         let mut rbuf = std::mem::take(&mut conn.rbuf);
         let mut parser = std::mem::take(&mut conn.parser);
         conn.read_since_tick = true;
+        conn.last_activity = now;
         let limits = self.limits;
         let base = rbuf.as_ptr();
         let mut pos = 0usize;

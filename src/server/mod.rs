@@ -15,6 +15,7 @@ mod route;
 #[cfg(test)]
 mod core_tests;
 pub mod shared;
+pub mod snapshot;
 pub mod worker;
 
 use crate::config::Options;
@@ -100,6 +101,7 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
         inboxes: (0..workers).map(|_| Inbox::default()).collect(),
         wakers,
         shutdown: AtomicBool::new(false),
+        closed: parking_lot::Mutex::new(std::collections::VecDeque::new()),
     });
     Ok((shared, polls))
 }

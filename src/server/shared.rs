@@ -60,7 +60,12 @@ pub struct Shared {
     /// One waker per worker (wakes its `mio::Poll`).
     pub wakers: Vec<mio::Waker>,
     pub shutdown: AtomicBool,
+    /// Recently closed connections, newest last (for /connz?state=closed).
+    pub closed: parking_lot::Mutex<std::collections::VecDeque<super::snapshot::ConnInfo>>,
 }
+
+/// Closed connections remembered (nats-server's default, `MaxClosedClients`).
+pub const MAX_CLOSED_CONNS: usize = 10_000;
 
 impl Shared {
     pub fn alloc_cid(&self) -> u64 {
@@ -86,6 +91,35 @@ impl Shared {
         for i in 0..self.wakers.len() {
             self.wake(i);
         }
+    }
+
+    /// Every open connection, gathered from all workers (bounded wait per worker).
+    pub fn snapshot_conns(&self, with_subs: bool) -> Vec<super::snapshot::ConnInfo> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for (i, inbox) in self.inboxes.iter().enumerate() {
+            inbox.control.lock().push(super::snapshot::Control::Snapshot { with_subs, reply: tx.clone() });
+            self.wake(i);
+        }
+        drop(tx);
+        let mut all = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        for _ in 0..self.inboxes.len() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(part) => all.extend(part),
+                Err(_) => break,
+            }
+        }
+        all.sort_by_key(|c| c.cid);
+        all
+    }
+
+    pub fn remember_closed(&self, info: super::snapshot::ConnInfo) {
+        let mut ring = self.closed.lock();
+        if ring.len() >= MAX_CLOSED_CONNS {
+            ring.pop_front();
+        }
+        ring.push_back(info);
     }
 
     pub fn is_shutting_down(&self) -> bool {

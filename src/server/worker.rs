@@ -198,6 +198,10 @@ impl Worker {
     fn receive_batches(&mut self) {
         let me = self.core.id as usize;
         let shared = self.core.shared.clone();
+        let controls = std::mem::take(&mut *shared.inboxes[me].control.lock());
+        for c in controls {
+            self.core.serve_control(c);
+        }
         shared.inboxes[me].drain_into(&mut self.inbox_scratch);
         for batch in self.inbox_scratch.drain(..) {
             self.core.receive_batch(&batch);
@@ -250,6 +254,8 @@ impl Worker {
                 if reason.flushes() && conn.out.pending() > 0 {
                     let _ = write_out(&mut sock, &mut conn.out);
                 }
+                let info = self.core.conn_info(&conn, true, Some(reason));
+                self.core.shared.remember_closed(info);
                 let _ = self.poll.registry().deregister(&mut sock);
                 let _ = sock.shutdown(std::net::Shutdown::Both);
                 crate::debug!("{} - cid:{} - Client connection closed: {}", conn.addr, conn.cid, reason.as_str());

@@ -1,0 +1,107 @@
+//! Point-in-time views of connections for monitoring. Gathered on request by each
+//! worker from its own connections (a control message through its mailbox), so the
+//! hot path keeps plain, unsynchronised per-connection counters.
+use super::conn::{CloseReason, Conn};
+use super::core::Core;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// One subscription as /connz shows it.
+#[derive(Debug, Clone)]
+pub struct SubInfo {
+    pub subject: String,
+    pub queue: Option<String>,
+    pub sid: String,
+    pub msgs: u64,
+    pub max: u64,
+    pub cid: u64,
+}
+
+/// One connection as /connz shows it.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub cid: u64,
+    pub ip: String,
+    pub port: u16,
+    pub start: SystemTime,
+    pub last_activity: SystemTime,
+    pub stop: Option<SystemTime>,
+    pub reason: Option<&'static str>,
+    pub uptime: Duration,
+    pub idle: Duration,
+    pub pending_bytes: u64,
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub name: Option<String>,
+    pub lang: Option<String>,
+    pub version: Option<String>,
+    pub account: String,
+    pub subs: Vec<SubInfo>,
+}
+
+/// Requests a worker serves between cycles.
+pub enum Control {
+    /// Send back a view of every open connection (with subscriptions when asked).
+    Snapshot { with_subs: bool, reply: mpsc::Sender<Vec<ConnInfo>> },
+}
+
+/// Wall-clock time of an `Instant`, given a pair of "now" readings.
+fn wall(at: Instant, now: Instant, now_wall: SystemTime) -> SystemTime {
+    now_wall.checked_sub(now.saturating_duration_since(at)).unwrap_or(now_wall)
+}
+
+impl Core {
+    /// A view of one connection at `now`.
+    pub fn conn_info(&self, c: &Conn, with_subs: bool, closed: Option<CloseReason>) -> ConnInfo {
+        let now = Instant::now();
+        let now_wall = SystemTime::now();
+        let account = self.accounts.get(c.account as usize).map_or_else(|| "$G".to_string(), |a| a.name.to_string());
+        let subs = if with_subs {
+            c.subs
+                .values()
+                .map(|s| SubInfo {
+                    subject: String::from_utf8_lossy(&s.subject).into_owned(),
+                    queue: s.queue.as_ref().map(|q| String::from_utf8_lossy(q).into_owned()),
+                    sid: String::from_utf8_lossy(&s.sid).into_owned(),
+                    msgs: s.delivered.load(std::sync::atomic::Ordering::Relaxed),
+                    max: s.max.load(std::sync::atomic::Ordering::Relaxed),
+                    cid: c.cid,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        ConnInfo {
+            cid: c.cid,
+            ip: c.addr.ip().to_string(),
+            port: c.addr.port(),
+            start: wall(c.start, now, now_wall),
+            last_activity: wall(c.last_activity, now, now_wall),
+            stop: closed.map(|_| now_wall),
+            reason: closed.map(CloseReason::as_str),
+            uptime: now.saturating_duration_since(c.start),
+            idle: now.saturating_duration_since(c.last_activity),
+            pending_bytes: c.out.pending() as u64,
+            in_msgs: c.stats.in_msgs,
+            out_msgs: c.stats.out_msgs,
+            in_bytes: c.stats.in_bytes,
+            out_bytes: c.stats.out_bytes,
+            name: c.meta.name.clone(),
+            lang: c.meta.lang.clone(),
+            version: c.meta.version.clone(),
+            account,
+            subs,
+        }
+    }
+
+    pub fn serve_control(&mut self, req: Control) {
+        match req {
+            Control::Snapshot { with_subs, reply } => {
+                let all = self.conns.iter().flatten().map(|c| self.conn_info(c, with_subs, None)).collect();
+                let _ = reply.send(all);
+            }
+        }
+    }
+}
