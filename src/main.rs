@@ -42,6 +42,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// Waits until lame duck mode has closed every client (or its duration is over),
+/// then shuts the server down.
+fn finish_lame_duck(shared: &natrix::server::shared::Shared) {
+    let opts = shared.live_options();
+    let deadline = std::time::Instant::now() + opts.lame_duck_duration + std::time::Duration::from_secs(1);
+    // Give workers one tick to stop accepting before "no clients left" means done.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    while std::time::Instant::now() < deadline
+        && shared.num_conns.load(std::sync::atomic::Ordering::Acquire) > 0
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    info!("Lame duck mode done, shutting down");
+    shared.begin_shutdown();
+}
+
 fn args_for_reload() -> Vec<String> {
     std::env::args().skip(1).collect()
 }
@@ -96,6 +112,16 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
         let mut signals = signals;
         for sig in signals.forever() {
             match sig {
+                SIGTERM if shared.lame_duck.get().is_some() => {
+                    info!("Trapped \"terminated\" signal: ignored during lame duck mode");
+                }
+                SIGUSR2 => {
+                    if shared.begin_lame_duck() {
+                        info!("Entering lame duck mode, stop accepting new clients");
+                        let sh = shared.clone();
+                        std::thread::spawn(move || finish_lame_duck(&sh));
+                    }
+                }
                 SIGINT | SIGTERM => {
                     let name = if sig == SIGINT { "interrupt" } else { "terminated" };
                     info!("Trapped \"{name}\" signal");

@@ -237,3 +237,47 @@ fn sighup_reloads_and_refuses_bad_configs() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn sigusr2_lame_duck_announces_drains_and_exits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("natrix.log");
+    let conf = dir.path().join("n.conf");
+    std::fs::write(&conf, "host: 127.0.0.1\nlame_duck_duration: \"2s\"\nlame_duck_grace_period: \"500ms\"\n")
+        .expect("write");
+    let mut child = natrix()
+        .args(["-c", conf.to_str().expect("utf8"), "-p", "-1", "-l", log.to_str().expect("utf8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let port = port_from_log(&wait_for_text(&log, "Server is ready"));
+    let connect = |json: &str| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.write_all(format!("CONNECT {json}\r\nPING\r\n").as_bytes()).expect("write");
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        r.read_line(&mut line).expect("INFO");
+        line.clear();
+        r.read_line(&mut line).expect("PONG");
+        assert_eq!(line, "PONG\r\n");
+        r
+    };
+    let mut v1 = connect(r#"{"verbose":false,"protocol":1}"#);
+    let mut v0 = connect(r#"{"verbose":false,"protocol":0}"#);
+    let st = Command::new("kill").args(["-USR2", &child.id().to_string()]).status().expect("kill");
+    assert!(st.success());
+
+    let mut line = String::new();
+    v1.read_line(&mut line).expect("ldm INFO");
+    assert!(line.starts_with("INFO ") && line.contains("\"ldm\":true"), "{line}");
+    // Both are closed within the lame duck duration; the protocol-0 client got no INFO.
+    let mut rest = Vec::new();
+    let _ = v0.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    let _ = v1.read_to_end(&mut rest);
+    assert_eq!(wait_exit(&mut child), 0);
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("Entering lame duck mode"), "{text}");
+}

@@ -27,6 +27,10 @@ pub struct Options {
     pub ping_max: u32,
     /// How long a write may make no progress before the client is cut off (default 10s).
     pub write_deadline: Duration,
+    /// Lame duck mode (SIGUSR2): how long to spread closing clients over (default 2m).
+    pub lame_duck_duration: Duration,
+    /// Lame duck mode: how long to wait before closing the first client (default 10s).
+    pub lame_duck_grace_period: Duration,
     pub debug: bool,
     pub trace: bool,
     /// Timestamps in log lines (default true).
@@ -53,6 +57,8 @@ impl Default for Options {
             ping_interval: Duration::from_secs(120),
             ping_max: 2,
             write_deadline: Duration::from_secs(10),
+            lame_duck_duration: Duration::from_secs(120),
+            lame_duck_grace_period: Duration::from_secs(10),
             debug: false,
             trace: false,
             logtime: true,
@@ -103,8 +109,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "tls",
     "ocsp",
     "allow_non_tls",
-    "lame_duck_duration",
-    "lame_duck_grace_period",
     "operator",
     "operators",
     "roots",
@@ -224,6 +228,8 @@ impl Options {
             "ping_interval" => self.ping_interval = duration(k, v, warnings)?,
             "ping_max" => self.ping_max = int_max(k, v, u32::MAX as i64)? as u32,
             "write_deadline" => self.write_deadline = duration(k, v, warnings)?,
+            "lame_duck_duration" => self.lame_duck_duration = duration(k, v, warnings)?,
+            "lame_duck_grace_period" => self.lame_duck_grace_period = duration(k, v, warnings)?,
             "debug" => self.debug = boolean(k, v)?,
             "trace" => self.trace = boolean(k, v)?,
             "trace_verbose" => {

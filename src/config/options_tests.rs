@@ -183,7 +183,7 @@ fn jetstream_is_refused() {
 #[test]
 fn later_features_warn() {
     let src = "port: 4222\ntls {\n  cert_file: x\n}\nauthorization { user: a, password: b }\nhttp_port: 8222\n\
-               cluster { listen: 0.0.0.0:6222 }\nleafnodes {}\naccounts {}\nmappings {}\nlame_duck_duration: \"30s\"\n\
+               cluster { listen: 0.0.0.0:6222 }\nleafnodes {}\naccounts {}\nmappings {}\ngateway {}\n\
                websocket {}\nmqtt {}\nsystem_account: SYS\nno_auth_user: a\nserver_tags: [a]\ntrace_verbose: true\n";
     let (o, w) = load(src);
     assert_eq!(o.port, 4222);

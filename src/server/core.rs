@@ -102,6 +102,10 @@ impl Core {
         self.info = super::info::template(&self.shared, &self.opts);
     }
 
+    pub fn info_template(&self) -> &proto::ServerInfo {
+        &self.info
+    }
+
     /// Registers a new connection and queues its INFO. Returns its slot. When the
     /// server is at `max_connections`, the connection gets INFO and
     /// `-ERR 'maximum connections exceeded'` and is closed, as nats-server does.

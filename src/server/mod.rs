@@ -9,6 +9,7 @@ mod client;
 pub mod conn;
 pub mod core;
 mod info;
+mod lame_duck;
 pub mod listener;
 pub mod reload;
 mod route;
@@ -101,6 +102,7 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
         inboxes: (0..workers).map(|_| Inbox::default()).collect(),
         wakers,
         shutdown: AtomicBool::new(false),
+        lame_duck: std::sync::OnceLock::new(),
         closed: parking_lot::Mutex::new(std::collections::VecDeque::new()),
     });
     Ok((shared, polls))

@@ -60,6 +60,8 @@ pub struct Shared {
     /// One waker per worker (wakes its `mio::Poll`).
     pub wakers: Vec<mio::Waker>,
     pub shutdown: AtomicBool,
+    /// When lame duck mode started (SIGUSR2), if it did.
+    pub lame_duck: std::sync::OnceLock<std::time::Instant>,
     /// Recently closed connections, newest last (for /connz?state=closed).
     pub closed: parking_lot::Mutex<std::collections::VecDeque<super::snapshot::ConnInfo>>,
 }
@@ -120,6 +122,17 @@ impl Shared {
             ring.pop_front();
         }
         ring.push_back(info);
+    }
+
+    /// Enters lame duck mode: workers stop accepting, tell clients (`ldm` INFO) and,
+    /// after the grace period, close them spread over the rest of the duration.
+    /// Returns false if it was already on.
+    pub fn begin_lame_duck(&self) -> bool {
+        let started = self.lame_duck.set(std::time::Instant::now()).is_ok();
+        for i in 0..self.wakers.len() {
+            self.wake(i);
+        }
+        started
     }
 
     pub fn is_shutting_down(&self) -> bool {

@@ -27,6 +27,7 @@ pub struct Worker {
     /// Connections that hit the read budget and may have more to read.
     more_to_read: Vec<u32>,
     inbox_scratch: Vec<Batch>,
+    lame_duck: super::lame_duck::LameDuck,
 }
 
 impl Worker {
@@ -39,6 +40,7 @@ impl Worker {
             sockets: Vec::new(),
             more_to_read: Vec::new(),
             inbox_scratch: Vec::new(),
+            lame_duck: Default::default(),
         })
     }
 
@@ -86,6 +88,9 @@ impl Worker {
             }
             self.end_cycle();
             if self.core.now >= next_tick {
+                if let Some(&started) = self.core.shared.lame_duck.get() {
+                    self.lame_duck_step(started);
+                }
                 self.core.tick();
                 self.end_cycle();
                 next_tick = self.core.now + TICK;
@@ -261,6 +266,17 @@ impl Worker {
                 crate::debug!("{} - cid:{} - Client connection closed: {}", conn.addr, conn.cid, reason.as_str());
             }
         }
+    }
+
+    fn lame_duck_step(&mut self, started: Instant) {
+        if !self.lame_duck.announced {
+            self.lame_duck.announced = true;
+            if let Some(mut l) = self.listener.take() {
+                let _ = self.poll.registry().deregister(&mut l);
+            }
+            self.core.announce_lame_duck();
+        }
+        self.core.lame_duck_tick(started, &mut self.lame_duck);
     }
 
     /// Graceful stop: no new connections, flush what is queued, close everyone.

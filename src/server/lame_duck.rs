@@ -1,0 +1,59 @@
+//! Lame duck mode (SIGUSR2), as nats-server: stop accepting, send protocol-1 clients
+//! an INFO with `"ldm":true` so they move elsewhere, wait the grace period, then close
+//! the remaining clients spread evenly over the rest of `lame_duck_duration`.
+use super::conn::CloseReason;
+use super::core::Core;
+use std::time::Instant;
+
+/// A worker's progress through lame duck mode.
+#[derive(Debug, Default)]
+pub struct LameDuck {
+    /// The `ldm` INFO has been sent and the listener dropped.
+    pub announced: bool,
+    /// Connections open when the grace period ended (the ones to spread closing over).
+    pub to_close: Option<usize>,
+    pub closed: usize,
+}
+
+impl Core {
+    /// Sends `INFO {…,"ldm":true}` to every connection that asked for async INFO.
+    pub fn announce_lame_duck(&mut self) {
+        let mut info = self.info_template().clone();
+        info.lame_duck_mode = true;
+        for slot in 0..self.conns.len() as u32 {
+            let Some(c) = self.conns[slot as usize].as_mut() else { continue };
+            if c.flags.protocol < 1 || c.closing.is_some() {
+                continue;
+            }
+            info.client_id = c.cid;
+            info.client_ip = Some(c.addr.ip().to_string());
+            crate::proto::write_info(&mut c.out.buf, &info);
+            self.mark_dirty(slot);
+        }
+    }
+
+    /// Closes this worker's share of connections due by `now`.
+    pub fn lame_duck_tick(&mut self, started: Instant, state: &mut LameDuck) {
+        let grace = self.opts.lame_duck_grace_period;
+        let elapsed = self.now.saturating_duration_since(started);
+        if elapsed < grace {
+            return;
+        }
+        let total = *state.to_close.get_or_insert_with(|| self.num_conns());
+        let window = self.opts.lame_duck_duration.saturating_sub(grace);
+        let due = if window.is_zero() || elapsed - grace >= window {
+            total
+        } else {
+            let frac = (elapsed - grace).as_secs_f64() / window.as_secs_f64();
+            ((total as f64 * frac).ceil() as usize).min(total)
+        };
+        let mut slot = 0;
+        while state.closed < due && slot < self.conns.len() as u32 {
+            if self.conn(slot).is_some_and(|c| c.closing.is_none()) {
+                self.close(slot, CloseReason::ServerShutdown);
+                state.closed += 1;
+            }
+            slot += 1;
+        }
+    }
+}
