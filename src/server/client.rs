@@ -146,7 +146,7 @@ impl Core {
             }
         }
         if let Some(sub) = removed {
-            sub.closed.store(true, Ordering::Release);
+            sub.mark_unsubscribed();
             self.account(account).sublist.remove(&sub);
         }
         if verbose {

@@ -168,7 +168,7 @@ impl Core {
         if !conn.subs.is_empty() {
             let subs: Vec<Arc<Subscription>> = conn.subs.values().cloned().collect();
             for s in &subs {
-                s.closed.store(true, Ordering::Release);
+                s.mark_unsubscribed();
             }
             self.account(conn.account).sublist.remove_batch(&subs);
         }
@@ -277,7 +277,8 @@ impl Core {
         for item in &batch.items {
             let Some(chunk) = batch.chunks.get(item.chunk as usize) else { continue };
             let sub = &item.sub;
-            if sub.is_closed() && !item.last {
+            // Claimed before the owner unsubscribed it? Then it is still wanted.
+            if sub.is_unsubscribed() {
                 continue;
             }
             let (Some(subject), Some(payload)) = (chunk.get(item.subject.range()), chunk.get(item.payload.range()))

@@ -175,3 +175,29 @@ fn closing_a_connection_removes_its_subscriptions() {
     rig.cores[1].remove(c.1);
     assert_eq!(rig.cores[1].shared.accounts.global().sublist.count(), 0);
 }
+
+#[test]
+fn auto_unsubscribe_limit_reached_in_one_read_still_delivers_all() {
+    // The publisher claims all three before the owner's worker sees any of them.
+    let mut rig = Rig::new(Options::default());
+    let sub = rig.client(1, quiet());
+    rig.send(sub.0, sub.1, b"SUB a 1\r\nUNSUB 1 3\r\n");
+    let p = rig.client(0, quiet());
+    rig.send(p.0, p.1, &b"PUB a 1\r\nx\r\n".repeat(10));
+    assert_eq!(rig.out(sub).matches("MSG a 1").count(), 3);
+}
+
+#[test]
+fn messages_in_flight_after_unsub_are_dropped() {
+    let mut rig = Rig::new(Options::default());
+    let sub = rig.client(1, quiet());
+    rig.send(sub.0, sub.1, b"SUB a 1\r\n");
+    let p = rig.client(0, quiet());
+    // Publish without carrying the batch yet, then unsubscribe, then carry.
+    rig.cores[0].conn_mut(p.1).expect("conn").rbuf.extend_from_slice(b"PUB a 1\r\nx\r\n");
+    rig.cores[0].process_input(p.1);
+    rig.cores[1].conn_mut(sub.1).expect("conn").rbuf.extend_from_slice(b"UNSUB 1\r\n");
+    rig.cores[1].process_input(sub.1);
+    rig.carry();
+    assert_eq!(rig.out(sub), "");
+}

@@ -24,6 +24,10 @@ pub struct Subscription {
     /// Set once the subscription is removed or its connection closed, so that
     /// cached match results held by other workers skip it.
     pub closed: AtomicBool,
+    /// Set by the owning worker when the client unsubscribed or went away. Unlike
+    /// `closed` (which a publisher also sets when it claims the last message of an
+    /// auto-unsubscribe limit), it means: drop messages already on their way.
+    pub unsubscribed: AtomicBool,
 }
 
 impl Subscription {
@@ -36,10 +40,21 @@ impl Subscription {
             max: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            unsubscribed: AtomicBool::new(false),
         }
     }
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Marks the subscription gone (owner side): no more deliveries at all.
+    pub fn mark_unsubscribed(&self) {
+        self.unsubscribed.store(true, Ordering::Release);
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub fn is_unsubscribed(&self) -> bool {
+        self.unsubscribed.load(Ordering::Acquire)
     }
 }
