@@ -27,7 +27,7 @@ impl Latencies {
     }
 
     /// The distribution as `percentile,microseconds` lines (for plotting).
-    pub fn to_csv(&mut self) -> String {
+    pub fn percentile_csv(&mut self) -> String {
         let mut out = String::from("percentile,us\n");
         for p in [0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.99, 100.0] {
             let _ = writeln!(out, "{p},{:.2}", self.percentile_us(p));
@@ -36,7 +36,7 @@ impl Latencies {
     }
 }
 
-/// Parses `to_csv` output back into (percentile, us) points.
+/// Parses `percentile_csv` output back into (percentile, us) points.
 pub fn parse_csv(text: &str) -> Vec<(f64, f64)> {
     text.lines()
         .skip(1)
@@ -96,7 +96,7 @@ mod tests {
         }
         assert!((l.percentile_us(50.0) - 500.0).abs() < 2.0);
         assert!((l.percentile_us(99.0) - 990.0).abs() < 2.0);
-        let pts = parse_csv(&l.to_csv());
+        let pts = parse_csv(&l.percentile_csv());
         assert_eq!(pts.len(), 12);
         let s = svg(&[("a", pts.clone()), ("b", pts)]);
         assert!(s.starts_with("<svg") && s.contains("polyline"));

@@ -158,7 +158,7 @@ fn main() -> ExitCode {
         }
     }
     if let (Some(path), Some(lat)) = (&a.hist_out, o.latency.as_mut()) {
-        if let Err(e) = std::fs::write(path, lat.to_csv()) {
+        if let Err(e) = std::fs::write(path, lat.percentile_csv()) {
             eprintln!("{path}: {e}");
         }
     }
