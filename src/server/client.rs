@@ -109,7 +109,7 @@ impl Core {
             return;
         }
         // A duplicate sid is ignored; the first subscription stays.
-        if c.subs.contains_key(sid) {
+        if c.subs.contains(sid) {
             if verbose {
                 self.send_raw(slot, proto::OK);
             }
@@ -123,7 +123,7 @@ impl Core {
             return;
         }
         if let Some(c) = self.conn_mut(slot) {
-            c.subs.insert(sid.into(), sub);
+            c.subs.insert(sub);
         }
         if verbose {
             self.send_raw(slot, proto::OK);

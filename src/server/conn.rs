@@ -1,10 +1,7 @@
 //! Per-connection state, independent of any socket (the worker shell owns the socket).
 use crate::proto::Parser;
-use crate::subject::Subscription;
-use ahash::AHashMap;
 use bytes::BytesMut;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Why a connection was closed; the strings are nats-server's `ClosedState` texts (/connz `reason`).
@@ -156,7 +153,7 @@ pub struct Conn {
     /// The account this connection is bound to (index into the worker's account table).
     pub account: u32,
     /// Subscriptions by sid.
-    pub subs: AHashMap<Box<[u8]>, Arc<Subscription>>,
+    pub subs: super::sids::Sids,
     pub closing: Option<CloseReason>,
     pub stats: ConnStats,
     /// Server PINGs without an answering PONG.
@@ -191,7 +188,7 @@ impl Conn {
             meta: ClientMeta::default(),
             connected: false,
             account: 0,
-            subs: AHashMap::new(),
+            subs: Default::default(),
             closing: None,
             stats: ConnStats::default(),
             pings_out: 0,

@@ -166,7 +166,7 @@ impl Core {
         self.free_slots.push(slot);
         self.shared.num_conns.fetch_sub(1, Ordering::AcqRel);
         if !conn.subs.is_empty() {
-            let subs: Vec<Arc<Subscription>> = conn.subs.values().cloned().collect();
+            let subs: Vec<Arc<Subscription>> = conn.subs.iter().cloned().collect();
             for s in &subs {
                 s.mark_unsubscribed();
             }

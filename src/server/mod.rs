@@ -16,6 +16,7 @@ mod route;
 #[cfg(test)]
 mod core_tests;
 pub mod shared;
+pub mod sids;
 pub mod snapshot;
 pub mod worker;
 

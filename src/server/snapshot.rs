@@ -60,7 +60,7 @@ impl Core {
         let account = self.accounts.get(c.account as usize).map_or_else(|| "$G".to_string(), |a| a.name.to_string());
         let subs = if with_subs {
             c.subs
-                .values()
+                .iter()
                 .map(|s| SubInfo {
                     subject: String::from_utf8_lossy(&s.subject).into_owned(),
                     queue: s.queue.as_ref().map(|q| String::from_utf8_lossy(q).into_owned()),
