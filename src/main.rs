@@ -86,6 +86,9 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
     if let Some(f) = &opts.config_file {
         info!("Using configuration file: {}", f.display());
     }
+    if let Some(n) = server::rlimit::raise_nofile() {
+        natrix::debug!("open files limit: {n}");
+    }
     let pid_file = opts.pid_file.clone();
     let handle = match server::start(opts) {
         Ok(h) => h,

@@ -115,18 +115,6 @@ fn svg(a: &Args) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Raises the open-files limit to the hard maximum (the `conns` scenario needs many sockets).
-fn raise_nofile() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let a = match parse_args() {
         Ok(a) => a,
@@ -138,7 +126,8 @@ fn main() -> ExitCode {
     if a.scenario == "svg" {
         return svg(&a);
     }
-    raise_nofile();
+    // The `conns` scenario needs many sockets.
+    natrix::server::rlimit::raise_nofile();
     let cpu_before = a.server_pid.and_then(procstat::cpu_seconds);
     let mut o = match run(&a) {
         Ok(o) => o,

@@ -15,6 +15,7 @@ pub mod reload;
 mod route;
 #[cfg(test)]
 mod core_tests;
+pub mod rlimit;
 pub mod shared;
 pub mod sids;
 pub mod snapshot;
