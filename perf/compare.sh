@@ -69,7 +69,7 @@ scenarios=(
   "pubsub128|pubsub --size 128 --msgs $((m * 600000))|0"
   "fanout4|fanout --size 128 --subs 4 --msgs $((m * 200000))|0"
   "fanout10|fanout --size 128 --subs 10 --msgs $((m * 100000))|0"
-  "queue4|queue --subs 4 --msgs $((m * 100000))|0"
+  "queue4|queue --subs 4 --msgs $((m * 400000))|0"
   "reqrep1|reqrep --secs $s|0"
   "reqrep8|reqrep --secs $s --concurrency 8|0"
   "wide100k|wide --secs $s --subs 100000|1"
