@@ -128,6 +128,17 @@ fn main() -> ExitCode {
     }
     // The `conns` scenario needs many sockets.
     natrix::server::rlimit::raise_nofile();
+    if !a.json {
+        // Progress on long runs: every 2 s, to stderr.
+        std::thread::spawn(|| {
+            let start = std::time::Instant::now();
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                let n = scenarios::PROGRESS.load(std::sync::atomic::Ordering::Relaxed);
+                eprintln!("  … {:.0}s, {n} msgs sent", start.elapsed().as_secs_f64());
+            }
+        });
+    }
     let cpu_before = a.server_pid.and_then(procstat::cpu_seconds);
     let mut o = match run(&a) {
         Ok(o) => o,

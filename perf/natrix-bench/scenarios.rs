@@ -7,6 +7,13 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// Messages sent so far by the running scenario (read by the progress printer).
+pub static PROGRESS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn progress(n: u64) {
+    PROGRESS.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Longest any scenario waits for stragglers after its main phase.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
@@ -53,6 +60,7 @@ pub fn publish_only(addr: &str, size: usize, secs: f64, pubs: usize, frames_per_
                         s.write_all(&chunk)?;
                         sent += frames_per_write as u64;
                     }
+                    progress(64 * frames_per_write as u64);
                 }
                 ping_pong(&mut s, DRAIN_LIMIT)?;
                 Ok(sent)
@@ -78,10 +86,17 @@ pub fn fanout(addr: &str, size: usize, msgs: u64, subs: usize) -> io::Result<Out
         ping_pong(&mut s, DRAIN_LIMIT)?;
         readers.push(s);
     }
+    // Each subscriber's progress, so the publisher can keep a bounded window in flight:
+    // this measures sustained throughput, not how much a server buffers (natrix cuts a
+    // subscriber off at max_pending rather than stall the publisher as nats-server does).
+    let progress: std::sync::Arc<Vec<std::sync::atomic::AtomicU64>> =
+        std::sync::Arc::new((0..subs).map(|_| std::sync::atomic::AtomicU64::new(0)).collect());
     let start = Instant::now();
     let counters: Vec<_> = readers
         .into_iter()
-        .map(|mut s| {
+        .enumerate()
+        .map(|(i, mut s)| {
+            let progress = progress.clone();
             thread::spawn(move || -> io::Result<u64> {
                 let mut c = MsgCounter::default();
                 let mut buf = vec![0u8; 256 * 1024];
@@ -92,6 +107,7 @@ pub fn fanout(addr: &str, size: usize, msgs: u64, subs: usize) -> io::Result<Out
                         Ok(0) => break,
                         Ok(n) => {
                             c.feed(&buf[..n]);
+                            progress[i].store(c.total, std::sync::atomic::Ordering::Release);
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {}
                         Err(e) => return Err(e),
@@ -104,11 +120,18 @@ pub fn fanout(addr: &str, size: usize, msgs: u64, subs: usize) -> io::Result<Out
     let mut p = connect(addr, false)?;
     let per_write = (64 * 1024 / (size + 24)).max(1);
     let chunk = pub_frames("bench.fan", &payload(size), per_write);
+    let window = (16 * 1024 * 1024 / (size as u64 + 40)).max(per_write as u64);
     let mut sent = 0u64;
+    let wait_limit = Instant::now() + DRAIN_LIMIT;
     while sent < msgs {
+        let slowest = || progress.iter().map(|p| p.load(std::sync::atomic::Ordering::Acquire)).min().unwrap_or(0);
+        while sent.saturating_sub(slowest()) > window && Instant::now() < wait_limit {
+            thread::yield_now();
+        }
         let n = per_write.min((msgs - sent) as usize);
         p.write_all(&chunk[..n * (chunk.len() / per_write)])?;
         sent += n as u64;
+        progress(n as u64);
     }
     let mut delivered = 0;
     for c in counters {
@@ -270,6 +293,7 @@ pub fn reqrep(addr: &str, size: usize, secs: f64, concurrency: usize) -> io::Res
                     s.write_all(&request)?;
                     read_msg(&mut r, &mut line, &mut body)?;
                     lat.record(t0.elapsed());
+                    progress(1);
                 }
                 Ok(lat)
             })
@@ -348,6 +372,7 @@ pub fn wide(addr: &str, size: usize, secs: f64, nsubs: usize) -> io::Result<Outc
     while Instant::now() < deadline {
         p.write_all(&frames)?;
         sent += 20_000;
+        progress(20_000);
     }
     ping_pong(&mut p, DRAIN_LIMIT)?;
     let secs = start.elapsed().as_secs_f64();
