@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// Messages sent so far by the running scenario (read by the progress printer).
 pub static PROGRESS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn progress(n: u64) {
+fn count_sent(n: u64) {
     PROGRESS.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
 }
 
@@ -60,7 +60,7 @@ pub fn publish_only(addr: &str, size: usize, secs: f64, pubs: usize, frames_per_
                         s.write_all(&chunk)?;
                         sent += frames_per_write as u64;
                     }
-                    progress(64 * frames_per_write as u64);
+                    count_sent(64 * frames_per_write as u64);
                 }
                 ping_pong(&mut s, DRAIN_LIMIT)?;
                 Ok(sent)
@@ -131,7 +131,7 @@ pub fn fanout(addr: &str, size: usize, msgs: u64, subs: usize) -> io::Result<Out
         let n = per_write.min((msgs - sent) as usize);
         p.write_all(&chunk[..n * (chunk.len() / per_write)])?;
         sent += n as u64;
-        progress(n as u64);
+        count_sent(n as u64);
     }
     let mut delivered = 0;
     for c in counters {
@@ -293,7 +293,7 @@ pub fn reqrep(addr: &str, size: usize, secs: f64, concurrency: usize) -> io::Res
                     s.write_all(&request)?;
                     read_msg(&mut r, &mut line, &mut body)?;
                     lat.record(t0.elapsed());
-                    progress(1);
+                    count_sent(1);
                 }
                 Ok(lat)
             })
@@ -372,7 +372,7 @@ pub fn wide(addr: &str, size: usize, secs: f64, nsubs: usize) -> io::Result<Outc
     while Instant::now() < deadline {
         p.write_all(&frames)?;
         sent += 20_000;
-        progress(20_000);
+        count_sent(20_000);
     }
     ping_pong(&mut p, DRAIN_LIMIT)?;
     let secs = start.elapsed().as_secs_f64();
