@@ -41,6 +41,9 @@ pub struct ConnInfo {
     pub subs: Vec<SubInfo>,
 }
 
+/// Subscriptions remembered per closed connection.
+pub const MAX_SUBS_IN_CLOSED: usize = 256;
+
 /// Requests a worker serves between cycles.
 pub enum Control {
     /// Send back a view of every open connection (with subscriptions when asked).
@@ -58,9 +61,12 @@ impl Core {
         let now = Instant::now();
         let now_wall = SystemTime::now();
         let account = self.accounts.get(c.account as usize).map_or_else(|| "$G".to_string(), |a| a.name.to_string());
+        // A closed connection's entry lives in a 10,000-entry ring: keep its list short.
+        let max_subs = if closed.is_some() { MAX_SUBS_IN_CLOSED } else { usize::MAX };
         let subs = if with_subs {
             c.subs
                 .iter()
+                .take(max_subs)
                 .map(|s| SubInfo {
                     subject: String::from_utf8_lossy(&s.subject).into_owned(),
                     queue: s.queue.as_ref().map(|q| String::from_utf8_lossy(q).into_owned()),
