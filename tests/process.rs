@@ -46,6 +46,21 @@ fn wait_exit(child: &mut Child) -> i32 {
     }
 }
 
+/// Starts natrix with `args` plus `-p -1 -l <log>`, waits until it is ready; returns the
+/// child, its port and the log text so far. Callers stop it (kill or signal).
+fn spawn_ready(args: &[&str], log: &Path) -> (Child, u16, String) {
+    let child = natrix()
+        .args(args)
+        .args(["-p", "-1", "-l", log.to_str().expect("utf8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let text = wait_for_text(log, "Server is ready");
+    let port = port_from_log(&text);
+    (child, port, text)
+}
+
 fn port_from_log(log: &str) -> u16 {
     let line = log.lines().find(|l| l.contains("Listening for client connections on")).expect("listen line");
     line.rsplit(':').next().and_then(|p| p.trim().parse().ok()).expect("port in listen line")
@@ -141,14 +156,7 @@ fn harness_style_start_pid_log_and_sigterm() {
 fn sigint_flushes_and_exits_zero() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("natrix.log");
-    let mut child = natrix()
-        .args(["-a", "127.0.0.1", "-p", "-1", "-l", log.to_str().expect("utf8")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let text = wait_for_text(&log, "Server is ready");
-    let port = port_from_log(&text);
+    let (mut child, port, _) = spawn_ready(&["-a", "127.0.0.1"], &log);
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     s.write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n").expect("write");
@@ -174,15 +182,9 @@ fn flags_override_config_port_but_keep_its_host() {
     let log = dir.path().join("natrix.log");
     let conf = dir.path().join("n.conf");
     std::fs::write(&conf, "listen: 127.0.0.1:1\n").expect("write");
-    let mut child = natrix()
-        .args(["-c", conf.to_str().expect("utf8"), "-p", "-1", "-l", log.to_str().expect("utf8")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let text = wait_for_text(&log, "Server is ready");
+    let (mut child, port, text) = spawn_ready(&["-c", conf.to_str().expect("utf8")], &log);
     assert!(text.contains("Listening for client connections on 127.0.0.1:"), "{text}");
-    assert_ne!(port_from_log(&text), 1);
+    assert_ne!(port, 1);
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -202,13 +204,7 @@ fn sighup_reloads_and_refuses_bad_configs() {
     let log = dir.path().join("natrix.log");
     let conf = dir.path().join("n.conf");
     std::fs::write(&conf, "host: 127.0.0.1\nmax_payload: 2KB\n").expect("write");
-    let mut child = natrix()
-        .args(["-c", conf.to_str().expect("utf8"), "-p", "-1", "-l", log.to_str().expect("utf8")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let port = port_from_log(&wait_for_text(&log, "Server is ready"));
+    let (mut child, port, _) = spawn_ready(&["-c", conf.to_str().expect("utf8")], &log);
     assert!(info_line(port).contains("\"max_payload\":2048"));
     let hup = |child: &Child| {
         let st = Command::new("kill").args(["-HUP", &child.id().to_string()]).status().expect("kill");
@@ -245,13 +241,7 @@ fn sigusr2_lame_duck_announces_drains_and_exits() {
     let conf = dir.path().join("n.conf");
     std::fs::write(&conf, "host: 127.0.0.1\nlame_duck_duration: \"2s\"\nlame_duck_grace_period: \"500ms\"\n")
         .expect("write");
-    let mut child = natrix()
-        .args(["-c", conf.to_str().expect("utf8"), "-p", "-1", "-l", log.to_str().expect("utf8")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let port = port_from_log(&wait_for_text(&log, "Server is ready"));
+    let (mut child, port, _) = spawn_ready(&["-c", conf.to_str().expect("utf8")], &log);
     let connect = |json: &str| {
         let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");

@@ -131,14 +131,7 @@ impl<'de> Visitor<'de> for OptsVisitor<'_> {
         let mut key_buf = [0u8; 16];
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             let k = key.as_bytes();
-            let lower: &[u8] = if k.len() <= key_buf.len() {
-                let b = &mut key_buf[..k.len()];
-                b.copy_from_slice(k);
-                b.make_ascii_lowercase();
-                b
-            } else {
-                &[] // longer than any known key
-            };
+            let lower = lower_key(k, &mut key_buf);
             match lower {
                 b"verbose" => set(&mut o.verbose, map.next_value()?),
                 b"pedantic" => set(&mut o.pedantic, map.next_value()?),
@@ -198,14 +191,7 @@ impl<'de> Visitor<'de> for InfoVisitor {
         let mut key_buf = [0u8; 24];
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             let k = key.as_bytes();
-            let lower: &[u8] = if k.len() <= key_buf.len() {
-                let b = &mut key_buf[..k.len()];
-                b.copy_from_slice(k);
-                b.make_ascii_lowercase();
-                b
-            } else {
-                &[]
-            };
+            let lower = lower_key(k, &mut key_buf);
             match lower {
                 b"server_id" | b"server_name" | b"version" | b"git_commit" | b"go" | b"host"
                 | b"ip" | b"client_ip" | b"nonce" | b"cluster" | b"domain" | b"gateway"
@@ -253,6 +239,19 @@ struct SubjectPermission {
     #[serde(default, alias = "Deny", alias = "DENY")]
     #[allow(dead_code)]
     deny: Option<Vec<Option<String>>>,
+}
+
+/// `k` in ASCII lower case, in `buf` (Go matches JSON keys case-insensitively); empty
+/// when longer than `buf` (longer than any known key).
+fn lower_key<'b>(k: &[u8], buf: &'b mut [u8]) -> &'b [u8] {
+    match buf.get_mut(..k.len()) {
+        Some(b) => {
+            b.copy_from_slice(k);
+            b.make_ascii_lowercase();
+            b
+        }
+        None => &[],
+    }
 }
 
 #[cfg(test)]
