@@ -65,6 +65,9 @@ enum Target {
     StoreDir,
     JetStream,
     HelpTls,
+    User,
+    Pass,
+    Auth,
     NotYet,
 }
 
@@ -87,11 +90,11 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
     (&["sd", "store_dir"], Kind::Str, Target::StoreDir),
     (&["js", "jetstream"], Kind::Bool, Target::JetStream),
     (&["help_tls"], Kind::Bool, Target::HelpTls),
+    (&["user"], Kind::Str, Target::User),
+    (&["pass"], Kind::Str, Target::Pass),
+    (&["auth"], Kind::Str, Target::Auth),
     (
         &[
-            "user",
-            "pass",
-            "auth",
             "tlscert",
             "tlskey",
             "tlscacert",
@@ -164,6 +167,9 @@ struct Flags {
     log: Option<PathBuf>,
     workers: Option<i64>,
     jetstream: bool,
+    user: Option<String>,
+    pass: Option<String>,
+    auth: Option<String>,
     warnings: Vec<String>,
 }
 
@@ -258,6 +264,9 @@ fn apply(f: &mut Flags, name: &str, target: Target, val: Val) {
         (Target::Config, Val::Str(s)) => f.config = Some(PathBuf::from(s)),
         (Target::Pid, Val::Str(s)) => f.pid = Some(PathBuf::from(s)),
         (Target::Log, Val::Str(s)) => f.log = Some(PathBuf::from(s)),
+        (Target::User, Val::Str(s)) => f.user = Some(s),
+        (Target::Pass, Val::Str(s)) => f.pass = Some(s),
+        (Target::Auth, Val::Str(s)) => f.auth = Some(s),
         (Target::Debug, _) => f.debug = Some(b),
         (Target::Trace, _) => f.trace = Some(b),
         (Target::DebugTrace, _) => {
@@ -344,6 +353,16 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, Cl
     if let Some(l) = f.log {
         o.log_file = Some(l);
     }
+    // --user/--pass/--auth as nats-server: a single user, or a single token.
+    if let Some(u) = f.user {
+        o.auth.user = Some(u);
+    }
+    if let Some(p) = f.pass {
+        o.auth.password = Some(crate::auth::Secret(p));
+    }
+    if let Some(t) = f.auth {
+        o.auth.token = Some(crate::auth::Secret(t));
+    }
     o.apply_defaults();
     o.validate().map_err(CliError::Invalid)?;
     Ok(Command::Run {
@@ -389,7 +408,7 @@ Common Options:
     -v, --version                    Show version
 
 Accepted for compatibility with nats-server and ignored with a warning:
-    -m/--http_port, -ms/--https_port, --user, --pass, --auth, --tls, --tlscert, --tlskey,
+    -m/--http_port, -ms/--https_port, --tls, --tlscert, --tlskey,
     --tlsverify, --tlscacert, --routes, --cluster, --cluster_name, --cluster_listen,
     --cluster_advertise, --no_advertise, --connect_retries, --client_advertise,
     --ports_file_dir, -s/--syslog, -r/--remote_syslog, --log_size_limit,

@@ -41,6 +41,9 @@ pub struct Options {
     pub workers: usize,
     /// The config file these options came from, if any.
     pub config_file: Option<PathBuf>,
+    /// `authorization`, `accounts`, `no_auth_user`, `system_account` (and `--user`,
+    /// `--pass`, `--auth`).
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl Default for Options {
@@ -66,6 +69,7 @@ impl Default for Options {
             pid_file: None,
             workers: 0,
             config_file: None,
+            auth: Default::default(),
         }
     }
 }
@@ -85,8 +89,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "maps",
     "disable_sublist_cache",
     "no_sublist_cache",
-    "accounts",
-    "authorization",
     "http",
     "https",
     "http_port",
@@ -121,10 +123,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "resolver_tls",
     "resolver_preload",
     "resolver_pinned_accounts",
-    "no_auth_user",
-    "system_account",
-    "system",
-    "no_system_account",
     "no_system",
     "no_sys_acc",
     "no_header_support",
@@ -243,6 +241,20 @@ impl Options {
             "log_file" | "logfile" => self.log_file = Some(string(k, v)?.into()),
             "pid_file" | "pidfile" => self.pid_file = Some(string(k, v)?.into()),
             "workers" => self.workers = int_max(k, v, 4096)? as usize,
+            "authorization" => crate::auth::config::parse_authorization(v, &mut self.auth)?,
+            "accounts" => crate::auth::config::parse_accounts(v, &mut self.auth)?,
+            "no_auth_user" => self.auth.no_auth_user = Some(string(k, v)?),
+            "system_account" | "system" | "no_system_account" => {
+                if k.eq_ignore_ascii_case("no_system_account") {
+                    self.auth.no_system_account = boolean(k, v)?;
+                } else {
+                    self.auth.system_account = Some(string(k, v)?);
+                }
+                warnings.push(ConfigWarning::at(
+                    &key.pos,
+                    format!("\"{k}\": natrix has no system account events or $SYS services yet; ignored"),
+                ));
+            }
             "jetstream" => {
                 let disabled = match &v.value {
                     Value::Bool(b) => !b,
@@ -281,6 +293,7 @@ impl Options {
 
     /// Cross-field checks, as nats-server's `validateOptions`.
     pub fn validate(&self) -> Result<(), String> {
+        self.auth.validate()?;
         if !(-1..=65535).contains(&self.port) {
             return Err(format!(
                 "invalid port {}: must be between -1 and 65535",

@@ -182,7 +182,7 @@ fn jetstream_is_refused() {
 
 #[test]
 fn later_features_warn() {
-    let src = "port: 4222\ntls {\n  cert_file: x\n}\nauthorization { user: a, password: b }\nhttp_port: 8222\n\
+    let src = "port: 4222\ntls {\n  cert_file: x\n}\nauthorization { users: [{user: a, password: b}] }\nhttp_port: 8222\n\
                cluster { listen: 0.0.0.0:6222 }\nleafnodes {}\naccounts {}\nmappings {}\ngateway {}\n\
                websocket {}\nmqtt {}\nsystem_account: SYS\nno_auth_user: a\nserver_tags: [a]\ntrace_verbose: true\n";
     let (o, w) = load(src);
@@ -194,9 +194,11 @@ fn later_features_warn() {
     );
     assert_eq!(
         text[1],
-        "t.conf:5:1: \"authorization\" is not supported by natrix yet; ignored"
+        "t.conf:6:1: \"http_port\" is not supported by natrix yet; ignored"
     );
-    assert_eq!(w.len(), 14, "{text:?}");
+    assert_eq!(w.len(), 11, "{text:?} (authorization, accounts and no_auth_user are supported)");
+    assert_eq!(o.auth.no_auth_user.as_deref(), Some("a"));
+    assert_eq!(o.auth.users.len(), 1);
     assert!(o.trace, "trace_verbose implies trace");
 }
 

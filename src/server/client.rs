@@ -8,6 +8,14 @@ use std::sync::Arc;
 
 impl Core {
     pub(super) fn handle_frame(&mut self, slot: u32, frame: Frame<'_>, base: *const u8) {
+        // With auth, the first op must be CONNECT (or `no_auth_user` binds the client).
+        if !matches!(frame, Frame::Connect(_))
+            && self.auth.required()
+            && self.conn(slot).is_some_and(|c| !c.connected)
+            && !self.bind_without_connect(slot)
+        {
+            return;
+        }
         match frame {
             Frame::Pub(msg) => self.handle_pub(slot, &msg, base),
             Frame::Sub { subject, queue, sid } => self.handle_sub(slot, subject, queue, sid),
@@ -70,6 +78,9 @@ impl Core {
             self.close(slot, CloseReason::NoRespondersRequiresHeaders);
             return;
         }
+        if !self.authenticate(slot, &opts) {
+            return;
+        }
         let Some(c) = self.conn_mut(slot) else { return };
         let rand = c.next_rand();
         c.flags = ClientFlags {
@@ -101,6 +112,9 @@ impl Core {
     fn handle_sub(&mut self, slot: u32, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         let max_subs = self.opts.max_subscriptions as usize;
         let worker = self.id;
+        if !self.check_subscribe(slot, subject, queue) {
+            return;
+        }
         let Some(c) = self.conn_mut(slot) else { return };
         c.active = true;
         let verbose = c.flags.verbose;

@@ -16,6 +16,7 @@ pub enum CloseReason {
     MaxControlLine,
     MaxConnections,
     AuthViolation,
+    AuthTimeout,
     BadClientProtocol,
     NoRespondersRequiresHeaders,
     StaleConnection,
@@ -36,6 +37,7 @@ impl CloseReason {
             CloseReason::MaxControlLine => "Maximum Control Line Exceeded",
             CloseReason::MaxConnections => "Maximum Connections Exceeded",
             CloseReason::AuthViolation => "Authentication Failure",
+            CloseReason::AuthTimeout => "Authentication Timeout",
             CloseReason::BadClientProtocol => "Bad Client Protocol Version",
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::StaleConnection => "Stale Connection",
@@ -133,6 +135,26 @@ pub struct ConnStats {
     pub out_bytes: u64,
 }
 
+/// A connection's permissions with their caches.
+pub struct ConnPerms {
+    pub perms: std::sync::Arc<crate::auth::Permissions>,
+    pub pub_decisions: crate::auth::PubDecisions,
+    pub responses: crate::auth::ResponseTracker,
+    /// Some wildcard subscription overlaps the subscribe deny list: check deliveries.
+    pub filter_deliveries: bool,
+}
+
+impl ConnPerms {
+    pub fn new(perms: std::sync::Arc<crate::auth::Permissions>) -> Box<ConnPerms> {
+        Box::new(ConnPerms {
+            perms,
+            pub_decisions: Default::default(),
+            responses: Default::default(),
+            filter_deliveries: false,
+        })
+    }
+}
+
 /// One client connection's protocol state.
 pub struct Conn {
     pub cid: u64,
@@ -152,6 +174,16 @@ pub struct Conn {
     pub connected: bool,
     /// The account this connection is bound to (index into the worker's account table).
     pub account: u32,
+    /// Who this connection is, once authenticated (`None` without auth), for monitoring.
+    pub user: Option<Box<str>>,
+    /// The nonce sent in INFO (nkey users sign it).
+    pub nonce: Option<Box<str>>,
+    /// A client that has not sent CONNECT by then is dropped (only with auth).
+    pub auth_deadline: Option<Instant>,
+    /// Credentials from CONNECT, kept to re-authenticate on reload (only with auth).
+    pub creds: Option<Box<crate::proto::ConnectOptions>>,
+    /// Compiled permissions and their per-connection state (`None` = unrestricted).
+    pub perms: Option<Box<ConnPerms>>,
     /// Subscriptions by sid.
     pub subs: super::sids::Sids,
     pub closing: Option<CloseReason>,
@@ -188,6 +220,11 @@ impl Conn {
             meta: ClientMeta::default(),
             connected: false,
             account: 0,
+            user: None,
+            nonce: None,
+            auth_deadline: None,
+            creds: None,
+            perms: None,
             subs: Default::default(),
             closing: None,
             stats: ConnStats::default(),

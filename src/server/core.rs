@@ -17,6 +17,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// nats-server's default `authorization.timeout`.
+const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Subjects kept in each worker's match cache (nats-server keeps 1024 per sublist).
 const MATCH_CACHE_SUBJECTS: usize = 4096;
 
@@ -44,6 +47,8 @@ pub struct Core {
     /// The options in force, and the generation they came from.
     pub opts: Arc<Options>,
     opts_gen: u64,
+    /// Who may connect (from the options in force).
+    pub auth: Arc<crate::auth::Authenticator>,
     /// Server INFO fields shared by every connection.
     info: proto::ServerInfo,
 }
@@ -54,7 +59,9 @@ impl Core {
         let opts = shared.live_options();
         let opts_gen = shared.live_gen.load(Ordering::Acquire);
         let limits = limits_of(&opts);
-        let info = super::info::template(&shared, &opts);
+        let auth = shared.authenticator();
+        let mut info = super::info::template(&shared, &opts);
+        info.auth_required = auth.advertise_required();
         Core {
             id,
             shared,
@@ -70,6 +77,7 @@ impl Core {
             now,
             cycle: CycleStats::default(),
             info,
+            auth,
             opts,
             opts_gen,
         }
@@ -99,7 +107,10 @@ impl Core {
         self.opts_gen = gen;
         self.opts = self.shared.live_options();
         self.limits = limits_of(&self.opts);
+        self.auth = self.shared.authenticator();
         self.info = super::info::template(&self.shared, &self.opts);
+        self.info.auth_required = self.auth.advertise_required();
+        self.reauthorize_all();
     }
 
     pub fn info_template(&self) -> &proto::ServerInfo {
@@ -121,7 +132,14 @@ impl Core {
         };
         let first_ping = now + self.opts.ping_interval;
         let mut conn = Conn::new(cid, slot, addr, now, first_ping);
-        super::info::write_info(&mut conn.out.buf, &self.info, cid, addr);
+        if self.auth.needs_nonce() {
+            conn.nonce = Some(crate::auth::new_nonce().into());
+        }
+        if self.auth.required() {
+            let timeout = self.auth.config().timeout.unwrap_or(DEFAULT_AUTH_TIMEOUT);
+            conn.auth_deadline = Some(now + timeout);
+        }
+        super::info::write_info(&mut conn.out.buf, &self.info, cid, addr, conn.nonce.as_deref());
         self.conns[slot as usize] = Some(conn);
         self.shared.stats.total_connections.fetch_add(1, Ordering::Relaxed);
         let n = self.shared.num_conns.fetch_add(1, Ordering::AcqRel) + 1;
@@ -315,6 +333,9 @@ impl Core {
         let ping_max = self.opts.ping_max;
         let write_deadline = self.opts.write_deadline;
         for slot in 0..self.conns.len() as u32 {
+            if self.check_auth_deadline(slot) {
+                continue;
+            }
             let Some(c) = self.conns[slot as usize].as_mut() else { continue };
             if c.closing.is_some() {
                 continue;

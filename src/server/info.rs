@@ -22,8 +22,9 @@ pub fn template(shared: &Shared, opts: &Options) -> ServerInfo {
 }
 
 /// Appends the full INFO line for one connection.
-pub fn write_info(out: &mut Vec<u8>, template: &ServerInfo, cid: u64, addr: SocketAddr) {
+pub fn write_info(out: &mut Vec<u8>, template: &ServerInfo, cid: u64, addr: SocketAddr, nonce: Option<&str>) {
     let mut info = template.clone();
+    info.nonce = nonce.map(str::to_string);
     info.client_id = cid;
     info.client_ip = Some(addr.ip().to_string());
     proto::write_info(out, &info);

@@ -27,6 +27,7 @@ impl Core {
             }
             info.client_id = c.cid;
             info.client_ip = Some(c.addr.ip().to_string());
+            info.nonce = c.nonce.as_deref().map(str::to_string);
             crate::proto::write_info(&mut c.out.buf, &info);
             self.mark_dirty(slot);
         }

@@ -5,6 +5,7 @@
 //! subscription trie, mailboxes, counters).
 pub mod account;
 pub mod batch;
+mod authz;
 mod client;
 pub mod conn;
 pub mod core;
@@ -94,6 +95,7 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
         info_port: port,
         live: parking_lot::RwLock::new(Arc::new(opts.clone())),
         live_gen: AtomicU64::new(0),
+        authenticator: parking_lot::RwLock::new(Arc::new(crate::auth::Authenticator::new(&opts.auth))),
         opts,
         accounts: account::AccountTable::new(),
         server_id,

@@ -37,6 +37,10 @@ impl Core {
             // Pedantic mode only reports it; the message is still routed.
             self.send_err(slot, "Invalid Publish Subject");
         }
+        if let super::authz::PubCheck::Denied = self.check_publish(slot, msg.subject) {
+            self.send_err(slot, &format!("Permissions Violation for Publish to \"{}\"", lossy(msg.subject)));
+            return;
+        }
         if msg.subject.starts_with(b"_GR_.") {
             self.send_err(slot, &format!("Permissions Violation for Publish to \"{}\"", lossy(msg.subject)));
             return;
@@ -124,6 +128,9 @@ impl Core {
     ) {
         let max_pending = self.opts.max_pending as usize;
         let slot = sub.owner.slot;
+        if !self.delivery_allowed(slot, sub.owner.cid, subject, reply) {
+            return;
+        }
         let Some(c) = self.conn_mut(slot) else { return };
         if c.cid != sub.owner.cid || c.closing.is_some() {
             return;

@@ -46,6 +46,8 @@ pub struct Shared {
     /// `live_gen` moves.
     pub live: RwLock<Arc<Options>>,
     pub live_gen: AtomicU64,
+    /// Built from the live options' auth section; replaced with them.
+    pub authenticator: RwLock<Arc<crate::auth::Authenticator>>,
     pub accounts: AccountTable,
     pub server_id: String,
     pub server_name: String,
@@ -82,12 +84,17 @@ impl Shared {
         }
     }
 
+    pub fn authenticator(&self) -> Arc<crate::auth::Authenticator> {
+        self.authenticator.read().clone()
+    }
+
     pub fn live_options(&self) -> Arc<Options> {
         self.live.read().clone()
     }
 
     /// Puts reloaded options in force and tells every worker.
     pub fn set_live_options(&self, opts: Options) {
+        *self.authenticator.write() = Arc::new(crate::auth::Authenticator::new(&opts.auth));
         *self.live.write() = Arc::new(opts);
         self.live_gen.fetch_add(1, Ordering::AcqRel);
         for i in 0..self.wakers.len() {

@@ -194,6 +194,16 @@ impl TestServer {
         self.dir.path()
     }
 
+    /// Sends SIGHUP (configuration reload).
+    pub fn reload(&self) {
+        let ok = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "could not send SIGHUP");
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

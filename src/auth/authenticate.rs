@@ -1,0 +1,323 @@
+//! Who may connect: checked once per CONNECT, in nats-server's order (nkey, users
+//! list with `no_auth_user`, single token, single user/password).
+use super::config::{AuthConfig, Secret, UserConfig};
+use super::permissions::Permissions;
+use crate::proto::ConnectOptions;
+use base64::Engine as _;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The result of a successful authentication.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// User name or nkey (never a secret); `None` without auth.
+    pub user: Option<String>,
+    /// Account name (`$G` unless the user is listed in an account).
+    pub account: String,
+    pub permissions: Option<Arc<Permissions>>,
+}
+
+/// Why authentication failed (never shown to the client: it always gets
+/// `Authorization Violation`). Holds no secrets.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("no credentials")]
+    NoCredentials,
+    #[error("unknown user {0:?}")]
+    UnknownUser(String),
+    #[error("bad password for user {0:?}")]
+    BadPassword(String),
+    #[error("bad token")]
+    BadToken,
+    #[error("nkey signature missing or invalid for {0:?}")]
+    BadSignature(String),
+}
+
+struct User {
+    cfg: UserConfig,
+    permissions: Option<Arc<Permissions>>,
+}
+
+/// Compiled from an `AuthConfig`; rebuilt on reload.
+pub struct Authenticator {
+    cfg: AuthConfig,
+    by_name: HashMap<String, User>,
+    by_nkey: HashMap<String, User>,
+    default_permissions: Option<Arc<Permissions>>,
+}
+
+impl Authenticator {
+    pub fn new(cfg: &AuthConfig) -> Authenticator {
+        let account_defaults: HashMap<&str, Arc<Permissions>> = cfg
+            .accounts
+            .iter()
+            .filter_map(|a| Some((a.name.as_str(), Arc::new(Permissions::compile(a.default_permissions.as_ref()?)))))
+            .collect();
+        let default_permissions = cfg.default_permissions.as_ref().map(|p| Arc::new(Permissions::compile(p)));
+        let mut by_name = HashMap::new();
+        let mut by_nkey = HashMap::new();
+        for u in &cfg.users {
+            // The user's own permissions, else its account's defaults, else the global defaults.
+            let permissions = match &u.permissions {
+                Some(p) => Some(Arc::new(Permissions::compile(p))),
+                None => u
+                    .account
+                    .as_deref()
+                    .and_then(|a| account_defaults.get(a).cloned())
+                    .or_else(|| default_permissions.clone()),
+            };
+            let entry = User { cfg: u.clone(), permissions };
+            match (&u.nkey, &u.user) {
+                (Some(k), _) => {
+                    by_nkey.insert(k.clone(), entry);
+                }
+                (None, Some(n)) => {
+                    by_name.insert(n.clone(), entry);
+                }
+                (None, None) => {}
+            }
+        }
+        Authenticator { cfg: cfg.clone(), by_name, by_nkey, default_permissions }
+    }
+
+    /// Whether clients must send credentials.
+    pub fn required(&self) -> bool {
+        self.cfg.is_auth_configured()
+    }
+
+    /// Whether INFO carries `auth_required` (not with `no_auth_user`).
+    pub fn advertise_required(&self) -> bool {
+        self.required() && self.cfg.no_auth_user.is_none()
+    }
+
+    pub fn needs_nonce(&self) -> bool {
+        !self.by_nkey.is_empty()
+    }
+
+    pub fn config(&self) -> &AuthConfig {
+        &self.cfg
+    }
+
+    pub fn authenticate(&self, co: &ConnectOptions, nonce: Option<&[u8]>) -> Result<Identity, AuthError> {
+        if !self.required() {
+            return Ok(Identity { user: None, account: global(), permissions: None });
+        }
+        if !self.by_nkey.is_empty() {
+            if let Some(key) = co.nkey.as_deref() {
+                let user = self.by_nkey.get(key).ok_or_else(|| AuthError::UnknownUser(key.to_string()))?;
+                verify_nkey(key, co.sig.as_deref(), nonce)?;
+                return Ok(identity(key, user));
+            }
+        }
+        if !self.by_name.is_empty() || !self.by_nkey.is_empty() {
+            let mut name = co.user.as_deref();
+            let mut pass = co.pass.as_deref();
+            let no_creds = name.is_none() && pass.is_none() && co.auth_token.is_none() && co.nkey.is_none();
+            if no_creds {
+                if let Some(n) = self.cfg.no_auth_user.as_deref() {
+                    let user = self.by_name.get(n).ok_or_else(|| AuthError::UnknownUser(n.to_string()))?;
+                    return Ok(identity(n, user));
+                }
+            }
+            let n = name.take().ok_or(AuthError::NoCredentials)?;
+            let user = self.by_name.get(n).ok_or_else(|| AuthError::UnknownUser(n.to_string()))?;
+            if !password_ok(user.cfg.password.as_ref(), pass.take()) {
+                return Err(AuthError::BadPassword(n.to_string()));
+            }
+            return Ok(identity(n, user));
+        }
+        if let Some(token) = &self.cfg.token {
+            return match co.auth_token.as_deref() {
+                Some(t) if secret_eq(token, t) => {
+                    Ok(Identity { user: None, account: global(), permissions: self.default_permissions.clone() })
+                }
+                _ => Err(AuthError::BadToken),
+            };
+        }
+        if let Some(u) = &self.cfg.user {
+            let name = co.user.as_deref().ok_or(AuthError::NoCredentials)?;
+            if name != u || !password_ok(self.cfg.password.as_ref(), co.pass.as_deref()) {
+                return Err(AuthError::BadPassword(name.to_string()));
+            }
+            return Ok(Identity {
+                user: Some(name.to_string()),
+                account: global(),
+                permissions: self.default_permissions.clone(),
+            });
+        }
+        Err(AuthError::NoCredentials)
+    }
+}
+
+fn global() -> String {
+    crate::server::account::GLOBAL_ACCOUNT.to_string()
+}
+
+fn identity(name: &str, user: &User) -> Identity {
+    Identity {
+        user: Some(name.to_string()),
+        account: user.cfg.account.clone().unwrap_or_else(global),
+        permissions: user.permissions.clone(),
+    }
+}
+
+/// Plain passwords compare in constant time; `$2a$…`-style values are bcrypt hashes
+/// (sending the hash itself does not work).
+fn password_ok(stored: Option<&Secret>, given: Option<&str>) -> bool {
+    let given = given.unwrap_or("");
+    match stored {
+        None => given.is_empty(),
+        Some(s) if is_bcrypt(&s.0) => bcrypt::verify(given, &s.0).unwrap_or(false),
+        Some(s) => secret_eq(s, given),
+    }
+}
+
+fn is_bcrypt(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() > 7
+        && b[0] == b'$'
+        && b[1] == b'2'
+        && matches!(b[2], b'a' | b'b' | b'x' | b'y')
+        && b[3] == b'$'
+        && b[4].is_ascii_digit()
+        && b[5].is_ascii_digit()
+        && b[6] == b'$'
+}
+
+fn secret_eq(stored: &Secret, given: &str) -> bool {
+    let (a, b) = (stored.0.as_bytes(), given.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// Checks the client's signature of the INFO nonce with its public nkey. The signature
+/// is base64url without padding (standard base64 also accepted, as nats-server does).
+fn verify_nkey(key: &str, sig: Option<&str>, nonce: Option<&[u8]>) -> Result<(), AuthError> {
+    let bad = || AuthError::BadSignature(key.to_string());
+    let (sig, nonce) = (sig.ok_or_else(bad)?, nonce.ok_or_else(bad)?);
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig.trim_end_matches('='))
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(sig))
+        .map_err(|_| bad())?;
+    let kp = nkeys::KeyPair::from_public_key(key).map_err(|_| bad())?;
+    kp.verify(nonce, &raw).map_err(|_| bad())
+}
+
+/// A fresh nonce: 11 random bytes as base64url without padding (15 characters).
+pub fn new_nonce() -> String {
+    let mut bytes = [0u8; 11];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness: fall back to a fresh key's bytes rather than a fixed nonce.
+        let kp = nkeys::KeyPair::new_user();
+        for (b, k) in bytes.iter_mut().zip(kp.public_key().bytes().skip(2)) {
+            *b = k;
+        }
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::config::{AccountConfig, PermissionsConfig, RuleLists};
+
+    fn co(json: &str) -> ConnectOptions {
+        crate::proto::parse_connect(json.as_bytes()).expect("connect json")
+    }
+
+    fn user(name: &str, pass: &str) -> UserConfig {
+        UserConfig { user: Some(name.into()), password: Some(Secret(pass.into())), ..Default::default() }
+    }
+
+    #[test]
+    fn no_auth_accepts_everyone_into_global() {
+        let a = Authenticator::new(&AuthConfig::default());
+        let id = a.authenticate(&co("{}"), None).expect("ok");
+        assert_eq!(id.account, "$G");
+        assert!(!a.required());
+    }
+
+    #[test]
+    fn token_and_single_user() {
+        let a = Authenticator::new(&AuthConfig { token: Some(Secret("s3cr3t".into())), ..Default::default() });
+        assert!(a.authenticate(&co(r#"{"auth_token":"s3cr3t"}"#), None).is_ok());
+        assert_eq!(a.authenticate(&co(r#"{"auth_token":"nope"}"#), None).unwrap_err(), AuthError::BadToken);
+        assert!(a.authenticate(&co("{}"), None).is_err());
+
+        let a = Authenticator::new(&AuthConfig {
+            user: Some("u".into()),
+            password: Some(Secret("p".into())),
+            ..Default::default()
+        });
+        assert!(a.authenticate(&co(r#"{"user":"u","pass":"p"}"#), None).is_ok());
+        assert!(a.authenticate(&co(r#"{"user":"u","pass":"x"}"#), None).is_err());
+        assert!(a.authenticate(&co(r#"{"user":"v","pass":"p"}"#), None).is_err());
+    }
+
+    #[test]
+    fn users_bcrypt_accounts_and_no_auth_user() {
+        let hash = bcrypt::hash("pw", 4).expect("hash");
+        let mut b = user("b", &hash);
+        b.account = Some("B".into());
+        let cfg = AuthConfig {
+            users: vec![user("a", "pa"), b],
+            accounts: vec![AccountConfig { name: "B".into(), default_permissions: None }],
+            no_auth_user: Some("a".into()),
+            ..Default::default()
+        };
+        let a = Authenticator::new(&cfg);
+        assert!(!a.advertise_required());
+        assert_eq!(a.authenticate(&co(r#"{"user":"b","pass":"pw"}"#), None).expect("b").account, "B");
+        assert!(a.authenticate(&co(&format!(r#"{{"user":"b","pass":"{hash}"}}"#)), None).is_err(), "the hash itself");
+        assert_eq!(a.authenticate(&co("{}"), None).expect("no_auth_user").user.as_deref(), Some("a"));
+        assert!(a.authenticate(&co(r#"{"user":"a","pass":"bad"}"#), None).is_err());
+    }
+
+    #[test]
+    fn nkey_signature() {
+        let kp = nkeys::KeyPair::new_user();
+        let cfg = AuthConfig {
+            users: vec![UserConfig { nkey: Some(kp.public_key()), ..Default::default() }],
+            ..Default::default()
+        };
+        let a = Authenticator::new(&cfg);
+        assert!(a.needs_nonce());
+        let nonce = new_nonce();
+        assert_eq!(nonce.len(), 15);
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(kp.sign(nonce.as_bytes()).expect("sign"));
+        let json = format!(r#"{{"nkey":"{}","sig":"{sig}"}}"#, kp.public_key());
+        assert!(a.authenticate(&co(&json), Some(nonce.as_bytes())).is_ok());
+        assert!(a.authenticate(&co(&json), Some(b"another-nonce")).is_err());
+        let other = nkeys::KeyPair::new_user();
+        let json = format!(r#"{{"nkey":"{}","sig":"{sig}"}}"#, other.public_key());
+        assert!(a.authenticate(&co(&json), Some(nonce.as_bytes())).is_err());
+    }
+
+    #[test]
+    fn permissions_precedence() {
+        let defaults = PermissionsConfig {
+            publish: Some(RuleLists { allow: Some(vec!["d".into()]), deny: None }),
+            ..Default::default()
+        };
+        let mut own = user("own", "p");
+        own.permissions = Some(PermissionsConfig {
+            publish: Some(RuleLists { allow: Some(vec!["o".into()]), deny: None }),
+            ..Default::default()
+        });
+        let cfg = AuthConfig { users: vec![own, user("plain", "p")], default_permissions: Some(defaults), ..Default::default() };
+        let a = Authenticator::new(&cfg);
+        let own = a.authenticate(&co(r#"{"user":"own","pass":"p"}"#), None).expect("own");
+        assert!(own.permissions.as_ref().expect("perms").can_publish(b"o"));
+        let plain = a.authenticate(&co(r#"{"user":"plain","pass":"p"}"#), None).expect("plain");
+        assert!(plain.permissions.as_ref().expect("perms").can_publish(b"d"));
+        assert!(!plain.permissions.as_ref().expect("perms").can_publish(b"o"));
+    }
+
+    #[test]
+    fn nonces_differ() {
+        assert_ne!(new_nonce(), new_nonce());
+    }
+}
