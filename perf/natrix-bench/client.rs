@@ -3,6 +3,9 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+/// Credentials every connection sends (`--user`/`--pass`), if any.
+pub static CREDENTIALS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+
 /// Opens a connection, reads INFO, sends CONNECT (quiet, no echo unless asked).
 pub fn connect(addr: &str, echo: bool) -> io::Result<TcpStream> {
     let s = TcpStream::connect(addr)?;
@@ -14,8 +17,12 @@ pub fn connect(addr: &str, echo: bool) -> io::Result<TcpStream> {
         return Err(io::Error::other(format!("expected INFO, got {info:?}")));
     }
     let mut w = s.try_clone()?;
+    let creds = match CREDENTIALS.get() {
+        Some((u, p)) => format!(",\"user\":{},\"pass\":{}", serde_json::Value::from(u.as_str()), serde_json::Value::from(p.as_str())),
+        None => String::new(),
+    };
     let connect = format!(
-        "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":{echo},\"headers\":true,\"no_responders\":true,\"protocol\":1,\"name\":\"natrix-bench\"}}\r\n"
+        "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":{echo},\"headers\":true,\"no_responders\":true,\"protocol\":1,\"name\":\"natrix-bench\"{creds}}}\r\n"
     );
     w.write_all(connect.as_bytes())?;
     Ok(s)

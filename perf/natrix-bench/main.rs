@@ -28,12 +28,14 @@ struct Args {
     server_pid: Option<u32>,
     json: bool,
     hist_out: Option<String>,
+    user: Option<String>,
+    pass: Option<String>,
     rest: Vec<String>,
 }
 
 const USAGE: &str = "usage: natrix-bench <pub|ingest|pubsub|fanout|queue|reqrep|wide|conns|subs|ceiling> \
 [--url host:port] [--size B] [--secs S] [--msgs N] [--subs N] [--pubs N] [--concurrency C] \
-[--server-pid PID] [--json] [--hist-out FILE]\n       natrix-bench svg label=file.csv ... > plot.svg";
+[--server-pid PID] [--json] [--hist-out FILE] [--user U --pass P]\n       natrix-bench svg label=file.csv ... > plot.svg";
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
@@ -50,6 +52,8 @@ fn parse_args() -> Result<Args, String> {
         server_pid: None,
         json: false,
         hist_out: None,
+        user: None,
+        pass: None,
         rest: Vec::new(),
     };
     fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
@@ -68,6 +72,8 @@ fn parse_args() -> Result<Args, String> {
             "--server-pid" => a.server_pid = Some(num("--server-pid", it.next())?),
             "--json" => a.json = true,
             "--hist-out" => a.hist_out = Some(it.next().ok_or("--hist-out needs a file")?),
+            "--user" => a.user = Some(it.next().ok_or("--user needs a value")?),
+            "--pass" => a.pass = Some(it.next().ok_or("--pass needs a value")?),
             "-h" | "--help" => return Err(USAGE.into()),
             other if a.scenario == "svg" => a.rest.push(other.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -125,6 +131,9 @@ fn main() -> ExitCode {
     };
     if a.scenario == "svg" {
         return svg(&a);
+    }
+    if let Some(u) = &a.user {
+        let _ = client::CREDENTIALS.set((u.clone(), a.pass.clone().unwrap_or_default()));
     }
     // The `conns` scenario needs many sockets.
     natrix::server::rlimit::raise_nofile();
