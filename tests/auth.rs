@@ -177,3 +177,77 @@ fn reload_shrinks_permissions_of_a_live_connection() {
     assert!(closed, "closed after its credentials went away");
     assert!(String::from_utf8_lossy(&got).contains("-ERR 'Authorization Violation'"));
 }
+
+const EXPORTS: &str = r#"
+accounts {
+  A: { users: [{user: a, password: pw}]
+       exports: [ {stream: "events.>"}
+                  {stream: "private.>", accounts: [B]}
+                  {service: "svc.echo"}
+                  {service: "svc.stream", response_type: stream} ] }
+  B: { users: [{user: b, password: pw}]
+       imports: [ {stream: {account: A, subject: "events.>"}, prefix: "fromA"}
+                  {stream: {account: A, subject: "private.>"}, to: "priv.>"}
+                  {service: {account: A, subject: "svc.echo"}, to: "echo"}
+                  {service: {account: A, subject: "svc.stream"}} ] }
+  C: { users: [{user: c, password: pw}]
+       imports: [ {stream: {account: A, subject: "events.>"}} ] }
+}
+"#;
+
+fn acct(port: u16, user: &str, headers: bool) -> RawClient {
+    RawClient::connect_with(
+        port,
+        &format!(r#"{{"verbose":false,"pedantic":false,"user":"{user}","pass":"pw","headers":{headers},"no_responders":{headers}}}"#),
+    )
+}
+
+/// Who sees what across accounts, for one server.
+fn streams_and_services(t: Target) -> Vec<String> {
+    let s = TestServer::start_on(t, Some(EXPORTS), &[]);
+    let mut out = Vec::new();
+    let mut a = acct(s.port, "a", false);
+    let mut b = acct(s.port, "b", true);
+    let mut c = acct(s.port, "c", false);
+    b.send(b"SUB fromA.> 1\r\nSUB priv.> 2\r\nSUB events.> 3\r\nSUB _INBOX.b.* 9\r\n");
+    b.sync();
+    c.send(b"SUB > 1\r\n");
+    c.sync();
+    a.send(b"SUB svc.> 5\r\nPUB events.x 2\r\ne1\r\nPUB private.y 2\r\np1\r\nPUB other 2\r\no1\r\n");
+    a.sync();
+    out.push(format!("b: {}", String::from_utf8_lossy(&b.sync())));
+    out.push(format!("c: {}", String::from_utf8_lossy(&c.sync())));
+    // A request from B on its local name reaches A's service under the exported name,
+    // with a generated reply; the answer finds its way back to B's inbox, once.
+    b.send(b"PUB echo _INBOX.b.1 2\r\nhi\r\n");
+    let line = a.read_line(Duration::from_secs(5)).expect("request at the service");
+    let line = String::from_utf8_lossy(&line).into_owned();
+    let parts: Vec<&str> = line.trim_end().split(' ').collect();
+    assert_eq!(parts.len(), 5, "MSG with a reply: {line}");
+    out.push(format!("a got: {} {} <reply starts {}>", parts[0], parts[1], &parts[3][..4]));
+    let _ = a.read_line(Duration::from_secs(5));
+    let reply = parts[3].to_string();
+    a.send(format!("PUB {reply} 3\r\nyo1\r\nPUB {reply} 3\r\nyo2\r\n").as_bytes());
+    a.sync();
+    out.push(format!("b: {}", String::from_utf8_lossy(&b.sync())));
+    // A request nobody answers in A still counts as delivered: no 503 for B.
+    a.send(b"UNSUB 5\r\n");
+    a.sync();
+    b.send(b"PUB echo _INBOX.b.2 0\r\n\r\n");
+    out.push(format!("b after unanswered request: {}", String::from_utf8_lossy(&b.sync())));
+    out
+}
+
+#[test]
+fn streams_and_services_match_nats_server() {
+    let ours = streams_and_services(target());
+    assert_eq!(ours[0], "b: MSG fromA.events.x 1 2\r\ne1\r\nMSG priv.y 2 2\r\np1\r\n");
+    assert_eq!(ours[1], "c: MSG events.x 1 2\r\ne1\r\n");
+    assert_eq!(ours[2], "a got: MSG svc.echo <reply starts _R_.>");
+    assert_eq!(ours[3], "b: MSG _INBOX.b.1 9 3\r\nyo1\r\n");
+    assert_eq!(ours[4], "b after unanswered request: ");
+    if skip_without_nats_server() {
+        return;
+    }
+    assert_eq!(ours, streams_and_services(Target::NatsServer));
+}

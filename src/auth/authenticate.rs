@@ -264,7 +264,7 @@ mod tests {
         b.account = Some("B".into());
         let cfg = AuthConfig {
             users: vec![user("a", "pa"), b],
-            accounts: vec![AccountConfig { name: "B".into(), default_permissions: None }],
+            accounts: vec![AccountConfig { name: "B".into(), ..Default::default() }],
             no_auth_user: Some("a".into()),
             ..Default::default()
         };

@@ -53,7 +53,40 @@ pub struct UserConfig {
 pub struct AccountConfig {
     pub name: String,
     pub default_permissions: Option<PermissionsConfig>,
+    pub exports: Vec<ExportConfig>,
+    pub imports: Vec<ImportConfig>,
 }
+
+/// How a service answers: one response, or many until the threshold passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseType {
+    Singleton,
+    Stream,
+    Chunked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportConfig {
+    pub service: bool,
+    pub subject: String,
+    /// `None`: public; else only these accounts may import it.
+    pub accounts: Option<Vec<String>>,
+    pub response_type: ResponseType,
+    pub response_threshold: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportConfig {
+    pub service: bool,
+    pub account: String,
+    /// The exporter's subject.
+    pub subject: String,
+    pub prefix: Option<String>,
+    pub to: Option<String>,
+}
+
+/// nats-server's default service response threshold.
+pub const DEFAULT_RESPONSE_THRESHOLD: Duration = Duration::from_secs(120);
 
 /// Everything about who may connect and what they may do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,6 +126,29 @@ impl AuthConfig {
         if let Some(n) = &self.no_auth_user {
             if !self.users.iter().any(|u| u.user.as_deref() == Some(n.as_str())) {
                 return Err(format!("no_auth_user: \"{n}\" not present as user or nkey in authorization block or account configuration"));
+            }
+        }
+        for acc in &self.accounts {
+            for imp in &acc.imports {
+                let Some(exporter) = self.accounts.iter().find(|a| a.name == imp.account) else {
+                    return Err(format!("import from unknown account \"{}\" in account \"{}\"", imp.account, acc.name));
+                };
+                let allowed = exporter.exports.iter().any(|e| {
+                    e.service == imp.service
+                        && subject::subject_is_subset(imp.subject.as_bytes(), e.subject.as_bytes())
+                        && e.accounts.as_ref().is_none_or(|l| l.contains(&acc.name))
+                });
+                if !allowed {
+                    // nats-server warns and drops such an import; natrix refuses it so a
+                    // misconfiguration is visible.
+                    return Err(format!(
+                        "account \"{}\": {} import of \"{}\" from \"{}\" matches no export that allows it",
+                        acc.name,
+                        if imp.service { "service" } else { "stream" },
+                        imp.subject,
+                        imp.account
+                    ));
+                }
             }
         }
         let mut seen = std::collections::HashSet::new();
@@ -161,7 +217,7 @@ pub fn parse_accounts(v: &Node, cfg: &mut AuthConfig) -> Result<()> {
         if name == crate::server::account::GLOBAL_ACCOUNT {
             return Err(err(val, format!("\"{name}\" is a reserved account name")));
         }
-        let mut acc = AccountConfig { name: name.clone(), default_permissions: None };
+        let mut acc = AccountConfig { name: name.clone(), ..Default::default() };
         if let Some(entries) = val.as_map() {
             for (k, x) in entries {
                 match k.name.to_ascii_lowercase().as_str() {
@@ -171,7 +227,17 @@ pub fn parse_accounts(v: &Node, cfg: &mut AuthConfig) -> Result<()> {
                         }
                     }
                     "default_permissions" => acc.default_permissions = Some(parse_permissions(x)?),
-                    "exports" | "imports" | "mappings" | "maps" | "limits" | "nkey" | "jetstream" => {
+                    "exports" => {
+                        for e in x.as_array().ok_or_else(|| err(x, "\"exports\" must be an array"))? {
+                            acc.exports.push(parse_export(e)?);
+                        }
+                    }
+                    "imports" => {
+                        for i in x.as_array().ok_or_else(|| err(x, "\"imports\" must be an array"))? {
+                            acc.imports.push(parse_import(i)?);
+                        }
+                    }
+                    "mappings" | "maps" | "limits" | "nkey" | "jetstream" => {
                         return Err(err(x, format!(
                             "account \"{}\" is not supported by natrix yet (accounts: only users and default_permissions)",
                             k.name
@@ -186,6 +252,90 @@ pub fn parse_accounts(v: &Node, cfg: &mut AuthConfig) -> Result<()> {
         cfg.accounts.push(acc);
     }
     Ok(())
+}
+
+fn parse_export(v: &Node) -> Result<ExportConfig> {
+    let mut e = ExportConfig {
+        service: false,
+        subject: String::new(),
+        accounts: None,
+        response_type: ResponseType::Singleton,
+        response_threshold: DEFAULT_RESPONSE_THRESHOLD,
+    };
+    let mut kind = None;
+    for (k, x) in map("export", v)? {
+        match k.name.to_ascii_lowercase().as_str() {
+            "stream" | "service" => {
+                e.service = k.name.eq_ignore_ascii_case("service");
+                e.subject = string(&k.name, x)?;
+                kind = Some(x);
+            }
+            "accounts" => {
+                let list = x.as_array().ok_or_else(|| err(x, "\"accounts\" must be an array"))?;
+                e.accounts = Some(list.iter().map(|a| string("account", a)).collect::<Result<_>>()?);
+            }
+            "response_type" | "response" => {
+                e.response_type = match string(&k.name, x)?.to_ascii_lowercase().as_str() {
+                    "single" | "singleton" => ResponseType::Singleton,
+                    "stream" => ResponseType::Stream,
+                    "chunk" | "chunked" => ResponseType::Chunked,
+                    other => return Err(err(x, format!("unknown response type: \"{other}\""))),
+                }
+            }
+            "response_threshold" | "threshold" | "response_max_time" | "response_time" => {
+                let s = string(&k.name, x)?;
+                e.response_threshold =
+                    crate::config::parse_duration(&s).map_err(|er| err(x, format!("error parsing response threshold: {er}")))?;
+            }
+            "latency" | "account_token_position" => {}
+            other => return Err(err(x, format!("unknown field \"{other}\" in export"))),
+        }
+    }
+    let node = kind.ok_or_else(|| err(v, "an export needs \"stream\" or \"service\""))?;
+    if !subject::is_valid_subject(e.subject.as_bytes()) {
+        return Err(err(node, format!("invalid export subject \"{}\"", e.subject)));
+    }
+    Ok(e)
+}
+
+fn parse_import(v: &Node) -> Result<ImportConfig> {
+    let mut i = ImportConfig { service: false, account: String::new(), subject: String::new(), prefix: None, to: None };
+    let mut kind = None;
+    for (k, x) in map("import", v)? {
+        match k.name.to_ascii_lowercase().as_str() {
+            "stream" | "service" => {
+                i.service = k.name.eq_ignore_ascii_case("service");
+                for (kk, xx) in map(&k.name, x)? {
+                    match kk.name.to_ascii_lowercase().as_str() {
+                        "account" => i.account = string("account", xx)?,
+                        "subject" => i.subject = string("subject", xx)?,
+                        other => return Err(err(xx, format!("unknown field \"{other}\" in import"))),
+                    }
+                }
+                kind = Some(x);
+            }
+            "prefix" => i.prefix = Some(string("prefix", x)?),
+            "to" => i.to = Some(string("to", x)?),
+            "share" => {}
+            other => return Err(err(x, format!("unknown field \"{other}\" in import"))),
+        }
+    }
+    let node = kind.ok_or_else(|| err(v, "an import needs \"stream\" or \"service\""))?;
+    if i.account.is_empty() || !subject::is_valid_subject(i.subject.as_bytes()) {
+        return Err(err(node, "an import needs an account and a valid subject"));
+    }
+    if i.prefix.is_some() && i.to.is_some() {
+        return Err(err(v, "an import can have \"prefix\" or \"to\", not both"));
+    }
+    if i.service && i.prefix.is_some() {
+        return Err(err(v, "a service import takes \"to\", not \"prefix\""));
+    }
+    for s in i.prefix.iter().chain(i.to.iter()) {
+        if !subject::is_valid_subject(s.as_bytes()) {
+            return Err(err(v, format!("invalid import subject \"{s}\"")));
+        }
+    }
+    Ok(i)
 }
 
 fn parse_user(v: &Node, account: Option<&str>) -> Result<UserConfig> {

@@ -11,6 +11,23 @@ pub struct Account {
     pub id: u32,
     pub name: Arc<str>,
     pub sublist: Sublist,
+    /// Streams others import from this account and services this account imports;
+    /// replaced as a whole on reload, snapshotted by each worker.
+    pub routes: RwLock<Arc<super::imports::AccountRoutes>>,
+    /// Replies of requests that reached this account through a service import.
+    pub responses: super::imports::ResponseMap,
+}
+
+impl Account {
+    fn new(id: u32, name: &str) -> Account {
+        Account {
+            id,
+            name: name.into(),
+            sublist: Sublist::new(),
+            routes: RwLock::new(Arc::default()),
+            responses: super::imports::ResponseMap::new(),
+        }
+    }
 }
 
 /// All accounts, by id. Accounts are only ever added; workers keep a snapshot and
@@ -22,7 +39,7 @@ pub struct AccountTable {
 impl AccountTable {
     /// A table holding the global account (id 0).
     pub fn new() -> Self {
-        let global = Arc::new(Account { id: 0, name: GLOBAL_ACCOUNT.into(), sublist: Sublist::new() });
+        let global = Arc::new(Account::new(0, GLOBAL_ACCOUNT));
         AccountTable { accounts: RwLock::new(vec![global]) }
     }
 
@@ -39,7 +56,7 @@ impl AccountTable {
         if let Some(a) = all.iter().find(|a| &*a.name == name) {
             return a.clone();
         }
-        let acc = Arc::new(Account { id: all.len() as u32, name: name.into(), sublist: Sublist::new() });
+        let acc = Arc::new(Account::new(all.len() as u32, name));
         all.push(acc.clone());
         acc
     }

@@ -49,6 +49,9 @@ pub struct Item {
     pub last: bool,
 }
 
+/// `Item::chunk` of an item whose bytes are in the batch's own buffer.
+pub const OWN: u32 = u32::MAX;
+
 /// Messages from one worker to another.
 #[derive(Default)]
 pub struct Batch {
@@ -56,6 +59,9 @@ pub struct Batch {
     pub from: u16,
     pub chunks: Vec<Bytes>,
     pub items: Vec<Item>,
+    /// Bytes of messages that are not slices of a read buffer (subjects rewritten by
+    /// an import, generated headers): copied here once per destination worker.
+    pub own: Vec<u8>,
 }
 
 impl Batch {
@@ -66,6 +72,21 @@ impl Batch {
     pub fn clear(&mut self) {
         self.chunks.clear();
         self.items.clear();
+        self.own.clear();
+    }
+
+    /// Adds a message by copying its bytes into the batch's own buffer.
+    pub fn push_copy(&mut self, sub: &Arc<Subscription>, msg: &crate::proto::Message<'_>, last: bool) {
+        let mut put = |b: &[u8]| {
+            let start = self.own.len() as u32;
+            self.own.extend_from_slice(b);
+            Span { start, end: self.own.len() as u32 }
+        };
+        let subject = put(msg.subject);
+        let reply = msg.reply.map(&mut put);
+        let headers = msg.headers.map(&mut put);
+        let payload = put(msg.payload);
+        self.items.push(Item { sub: sub.clone(), chunk: OWN, subject, reply, headers, payload, last });
     }
 }
 

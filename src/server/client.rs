@@ -81,6 +81,7 @@ impl Core {
         if !self.authenticate(slot, &opts) {
             return;
         }
+        let self_now = self.now;
         let Some(c) = self.conn_mut(slot) else { return };
         let rand = c.next_rand();
         c.flags = ClientFlags {
@@ -91,6 +92,9 @@ impl Core {
             no_responders: opts.no_responders,
             protocol: opts.protocol,
         };
+        if c.rtt_ns == 0 {
+            c.rtt_ns = self_now.saturating_duration_since(c.start).as_nanos().max(1) as u64;
+        }
         c.meta.name = opts.name;
         c.meta.lang = opts.lang;
         c.meta.version = opts.version;

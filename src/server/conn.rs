@@ -184,6 +184,8 @@ pub struct Conn {
     pub creds: Option<Box<crate::proto::ConnectOptions>>,
     /// Compiled permissions and their per-connection state (`None` = unrestricted).
     pub perms: Option<Box<ConnPerms>>,
+    /// Time from accept to CONNECT (nats-server's first RTT estimate), for `Nats-Request-Info`.
+    pub rtt_ns: u64,
     /// Subscriptions by sid.
     pub subs: super::sids::Sids,
     pub closing: Option<CloseReason>,
@@ -225,6 +227,7 @@ impl Conn {
             auth_deadline: None,
             creds: None,
             perms: None,
+            rtt_ns: 0,
             subs: Default::default(),
             closing: None,
             stats: ConnStats::default(),

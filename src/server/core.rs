@@ -33,6 +33,10 @@ pub struct Core {
     pub accounts: Vec<Arc<Account>>,
     /// One match cache per account, by account id.
     pub caches: Vec<MatchCache>,
+    /// Each account's cross-account routes (snapshot), by account id.
+    pub routes: Vec<Arc<super::imports::AccountRoutes>>,
+    /// Scratch for subjects rewritten by imports.
+    pub(super) scratch_subject: Vec<u8>,
     pub limits: Limits,
     /// Outgoing cross-worker batches, indexed by destination worker.
     pub outbox: Vec<Batch>,
@@ -69,6 +73,8 @@ impl Core {
             free_slots: Vec::new(),
             accounts: Vec::new(),
             caches: Vec::new(),
+            routes: Vec::new(),
+            scratch_subject: Vec::new(),
             limits,
             outbox: (0..workers).map(|_| Batch::default()).collect(),
             touched: SmallVec::new(),
@@ -108,6 +114,11 @@ impl Core {
         self.opts = self.shared.live_options();
         self.limits = limits_of(&self.opts);
         self.auth = self.shared.authenticator();
+        self.accounts = self.shared.accounts.snapshot();
+        self.refresh_routes();
+        while self.caches.len() < self.accounts.len() {
+            self.caches.push(MatchCache::new(MATCH_CACHE_SUBJECTS));
+        }
         self.info = super::info::template(&self.shared, &self.opts);
         self.info.auth_required = self.auth.advertise_required();
         self.reauthorize_all();
@@ -203,10 +214,15 @@ impl Core {
     pub fn ensure_account(&mut self, id: u32) {
         if id as usize >= self.accounts.len() {
             self.accounts = self.shared.accounts.snapshot();
+            self.refresh_routes();
         }
         while self.caches.len() < self.accounts.len() {
             self.caches.push(MatchCache::new(MATCH_CACHE_SUBJECTS));
         }
+    }
+
+    fn refresh_routes(&mut self) {
+        self.routes = self.accounts.iter().map(|a| a.routes.read().clone()).collect();
     }
 
     /// Queues `-ERR '<text>'` to a connection.
@@ -293,7 +309,14 @@ impl Core {
     /// Delivers a batch of messages sent by another worker.
     pub fn receive_batch(&mut self, batch: &Batch) {
         for item in &batch.items {
-            let Some(chunk) = batch.chunks.get(item.chunk as usize) else { continue };
+            let chunk: &[u8] = if item.chunk == super::batch::OWN {
+                &batch.own
+            } else {
+                match batch.chunks.get(item.chunk as usize) {
+                    Some(c) => c,
+                    None => continue,
+                }
+            };
             let sub = &item.sub;
             // Claimed before the owner unsubscribed it? Then it is still wanted.
             if sub.is_unsubscribed() {
@@ -328,6 +351,9 @@ impl Core {
 
     /// Timers: server PINGs and stale detection, write deadlines, idle buffer release.
     pub fn tick(&mut self) {
+        if self.id == 0 {
+            self.expire_responses();
+        }
         let now = self.now;
         let ping_interval = self.opts.ping_interval;
         let ping_max = self.opts.ping_max;

@@ -9,6 +9,7 @@ mod authz;
 mod client;
 pub mod conn;
 pub mod core;
+pub mod imports;
 mod info;
 mod lame_duck;
 pub mod listener;
@@ -109,6 +110,7 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
         lame_duck: std::sync::OnceLock::new(),
         closed: parking_lot::Mutex::new(std::collections::VecDeque::new()),
     });
+    imports::install(&shared.accounts, &shared.opts.auth);
     Ok((shared, polls))
 }
 

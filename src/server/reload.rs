@@ -20,6 +20,7 @@ pub fn reload(shared: &Shared, args: &[String]) -> Result<Vec<String>, String> {
     let old = shared.live_options();
     check_reloadable(&old, &new)?;
     crate::logging::set_levels(new.debug, new.trace);
+    super::imports::install(&shared.accounts, &new.auth);
     shared.set_live_options(new);
     Ok(warnings)
 }

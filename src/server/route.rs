@@ -56,6 +56,30 @@ impl Core {
         }
 
         self.ensure_account(acc as u32);
+        let mut delivered = self.route_in_account(acc, slot, cid, echo, msg, Some(base));
+        if self.has_cross_account_routes(acc) {
+            delivered |= self.route_across_accounts(acc, slot, cid, msg);
+        }
+        if !delivered && no_responders {
+            if let Some(reply) = msg.reply {
+                self.send_no_responders(slot, cid, acc, reply);
+            }
+        }
+    }
+
+    /// Delivers `msg` to the matching subscriptions of account `acc`. `base` is the
+    /// start of the read buffer the message's slices point into (zero-copy hand-over to
+    /// other workers), or `None` when they point into a scratch buffer (then other
+    /// workers get a copy). Returns whether anyone got it.
+    pub(super) fn route_in_account(
+        &mut self,
+        acc: usize,
+        slot: u32,
+        cid: u64,
+        echo: bool,
+        msg: &Message<'_>,
+        base: Option<*const u8>,
+    ) -> bool {
         // Borrow the cached result instead of cloning its Arc: the caches are moved
         // out of `self` for the duration (three words), so delivery can take `&mut self`.
         let mut caches = std::mem::take(&mut self.caches);
@@ -92,26 +116,27 @@ impl Core {
             }
         }
         self.caches = caches;
-        if !delivered && no_responders {
-            if let Some(reply) = msg.reply {
-                self.send_no_responders(slot, cid, acc, reply);
-            }
-        }
+        delivered
     }
 
     /// Hands one message to one subscription: directly when its connection is ours,
     /// else into the batch for its worker.
-    fn deliver(&mut self, sub: &Arc<Subscription>, last: bool, msg: &Message<'_>, base: *const u8) {
+    fn deliver(&mut self, sub: &Arc<Subscription>, last: bool, msg: &Message<'_>, base: Option<*const u8>) {
         let dest = sub.owner.worker;
         if dest == self.id {
             self.write_delivery(sub, last, msg.subject, msg.reply, msg.headers, msg.payload);
             return;
         }
         let batch = &mut self.outbox[dest as usize];
-        let chunk = batch.chunks.len() as u32;
-        batch.items.push(remote_item(sub, chunk, base, msg, last));
-        if !self.touched.contains(&dest) {
-            self.touched.push(dest);
+        match base {
+            Some(base) => {
+                let chunk = batch.chunks.len() as u32;
+                batch.items.push(remote_item(sub, chunk, base, msg, last));
+                if !self.touched.contains(&dest) {
+                    self.touched.push(dest);
+                }
+            }
+            None => batch.push_copy(sub, msg, last),
         }
     }
 
