@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 /// The account of clients that name none (nats-server's global account).
 pub const GLOBAL_ACCOUNT: &str = "$G";
+/// nats-server's default system account.
+pub const SYSTEM_ACCOUNT: &str = "$SYS";
 
 pub struct Account {
     /// Index in the server's account table (and in each worker's match caches).

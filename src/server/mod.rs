@@ -110,6 +110,11 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
         lame_duck: std::sync::OnceLock::new(),
         closed: parking_lot::Mutex::new(std::collections::VecDeque::new()),
     });
+    if !shared.opts.auth.no_system_account {
+        // nats-server always has a system account; natrix creates it (so it is isolated
+        // and named in monitoring) but does not publish system events yet.
+        shared.accounts.get_or_create(account::SYSTEM_ACCOUNT);
+    }
     imports::install(&shared.accounts, &shared.opts.auth);
     Ok((shared, polls))
 }
