@@ -90,6 +90,7 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
         natrix::debug!("open files limit: {n}");
     }
     let pid_file = opts.pid_file.clone();
+    let (opts_http_host, opts_http_port) = (opts.http_host.clone(), opts.http_port);
     let handle = match server::start(opts) {
         Ok(h) => h,
         Err(e) => {
@@ -107,6 +108,22 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    let monitor = if opts_http_port != 0 {
+        let host = opts_http_host.unwrap_or_else(|| handle.shared.opts.host.clone());
+        match natrix::monitor::start(handle.shared.clone(), &host, opts_http_port) {
+            Ok(m) => {
+                info!("Starting http monitor on {}", m.addr);
+                Some(m)
+            }
+            Err(e) => {
+                error!("Can't listen on the monitor port: {e}");
+                handle.shutdown();
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
     info!("Listening for client connections on {}", handle.addr);
     info!("Server is ready");
 
@@ -148,6 +165,9 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
         }
     });
     handle.join();
+    if let Some(m) = monitor {
+        m.stop();
+    }
     info!("Server Exiting..");
     ExitCode::SUCCESS
 }

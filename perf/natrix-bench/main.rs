@@ -10,7 +10,6 @@
 //! ```
 mod client;
 mod latency;
-mod procstat;
 mod scenarios;
 
 use scenarios::Outcome;
@@ -148,7 +147,7 @@ fn main() -> ExitCode {
             }
         });
     }
-    let cpu_before = a.server_pid.and_then(procstat::cpu_seconds);
+    let cpu_before = a.server_pid.and_then(natrix::monitor::procinfo::cpu_seconds);
     let mut o = match run(&a) {
         Ok(o) => o,
         Err(e) => {
@@ -156,7 +155,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let cpu = match (cpu_before, a.server_pid.and_then(procstat::cpu_seconds)) {
+    let cpu = match (cpu_before, a.server_pid.and_then(natrix::monitor::procinfo::cpu_seconds)) {
         (Some(b), Some(x)) => Some(x - b),
         _ => None,
     };

@@ -386,7 +386,7 @@ pub fn wide(addr: &str, size: usize, secs: f64, nsubs: usize) -> io::Result<Outc
 
 /// Opens `k` idle connections; with a server pid, reports RSS growth per connection.
 pub fn conns(addr: &str, k: usize, pid: Option<u32>) -> io::Result<Outcome> {
-    let before = pid.and_then(crate::procstat::rss_bytes);
+    let before = pid.and_then(natrix::monitor::procinfo::rss_bytes_of);
     let start = Instant::now();
     let mut open = Vec::with_capacity(k);
     for _ in 0..k {
@@ -396,7 +396,7 @@ pub fn conns(addr: &str, k: usize, pid: Option<u32>) -> io::Result<Outcome> {
         ping_pong(s, DRAIN_LIMIT)?;
     }
     thread::sleep(Duration::from_millis(500));
-    let after = pid.and_then(crate::procstat::rss_bytes);
+    let after = pid.and_then(natrix::monitor::procinfo::rss_bytes_of);
     let mut o = Outcome { scenario: format!("conns {k} idle"), msgs: k as u64, secs: start.elapsed().as_secs_f64(), ..Default::default() };
     if let (Some(b), Some(a)) = (before, after) {
         o.note("rss_per_conn_bytes", (a.saturating_sub(b)) / k as u64);
@@ -408,7 +408,7 @@ pub fn conns(addr: &str, k: usize, pid: Option<u32>) -> io::Result<Outcome> {
 pub fn subs(addr: &str, n: usize, pid: Option<u32>) -> io::Result<Outcome> {
     let mut s = connect(addr, false)?;
     ping_pong(&mut s, DRAIN_LIMIT)?;
-    let before = pid.and_then(crate::procstat::rss_bytes);
+    let before = pid.and_then(natrix::monitor::procinfo::rss_bytes_of);
     let start = Instant::now();
     let mut batch = Vec::with_capacity(1 << 20);
     for i in 0..n {
@@ -422,7 +422,7 @@ pub fn subs(addr: &str, n: usize, pid: Option<u32>) -> io::Result<Outcome> {
     ping_pong(&mut s, Duration::from_secs(120))?;
     let secs = start.elapsed().as_secs_f64();
     thread::sleep(Duration::from_millis(500));
-    let after = pid.and_then(crate::procstat::rss_bytes);
+    let after = pid.and_then(natrix::monitor::procinfo::rss_bytes_of);
     let mut o = Outcome { scenario: format!("subs {n}"), msgs: n as u64, secs, ..Default::default() };
     if let (Some(b), Some(a)) = (before, after) {
         o.note("rss_per_sub_bytes", (a.saturating_sub(b)) / n as u64);

@@ -65,6 +65,7 @@ enum Target {
     StoreDir,
     JetStream,
     HelpTls,
+    HttpPort,
     User,
     Pass,
     Auth,
@@ -91,6 +92,7 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
     (&["js", "jetstream"], Kind::Bool, Target::JetStream),
     (&["help_tls"], Kind::Bool, Target::HelpTls),
     (&["user"], Kind::Str, Target::User),
+    (&["m", "http_port"], Kind::Int, Target::HttpPort),
     (&["pass"], Kind::Str, Target::Pass),
     (&["auth"], Kind::Str, Target::Auth),
     (
@@ -115,8 +117,6 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
     ),
     (
         &[
-            "m",
-            "http_port",
             "ms",
             "https_port",
             "connect_retries",
@@ -167,6 +167,7 @@ struct Flags {
     log: Option<PathBuf>,
     workers: Option<i64>,
     jetstream: bool,
+    http_port: Option<i64>,
     user: Option<String>,
     pass: Option<String>,
     auth: Option<String>,
@@ -265,6 +266,7 @@ fn apply(f: &mut Flags, name: &str, target: Target, val: Val) {
         (Target::Pid, Val::Str(s)) => f.pid = Some(PathBuf::from(s)),
         (Target::Log, Val::Str(s)) => f.log = Some(PathBuf::from(s)),
         (Target::User, Val::Str(s)) => f.user = Some(s),
+        (Target::HttpPort, Val::Int(n)) => f.http_port = Some(n),
         (Target::Pass, Val::Str(s)) => f.pass = Some(s),
         (Target::Auth, Val::Str(s)) => f.auth = Some(s),
         (Target::Debug, _) => f.debug = Some(b),
@@ -353,6 +355,11 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, Cl
     if let Some(l) = f.log {
         o.log_file = Some(l);
     }
+    if let Some(p) = f.http_port {
+        o.http_port = i32::try_from(p).ok().filter(|p| (-1..=65535).contains(p)).ok_or_else(|| {
+            CliError::Flag(format!("invalid value \"{p}\" for flag -m: out of range"))
+        })?;
+    }
     // --user/--pass/--auth as nats-server: a single user, or a single token.
     if let Some(u) = f.user {
         o.auth.user = Some(u);
@@ -408,7 +415,7 @@ Common Options:
     -v, --version                    Show version
 
 Accepted for compatibility with nats-server and ignored with a warning:
-    -m/--http_port, -ms/--https_port, --tls, --tlscert, --tlskey,
+    -ms/--https_port, --tls, --tlscert, --tlskey,
     --tlsverify, --tlscacert, --routes, --cluster, --cluster_name, --cluster_listen,
     --cluster_advertise, --no_advertise, --connect_retries, --client_advertise,
     --ports_file_dir, -s/--syslog, -r/--remote_syslog, --log_size_limit,

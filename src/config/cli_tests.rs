@@ -113,11 +113,12 @@ fn jetstream_and_later_features() {
     assert!(err("--jetstream").contains("JetStream"));
     let (o, w) = run("-js=false -sd /tmp/js -m 8222 --user a --pass b --tls --tlscert c.pem --routes nats://x:1 -sl reload -p 5");
     assert_eq!(o.port, 5, "values of unsupported flags are consumed");
-    assert_eq!(w.len(), 6, "{w:?} (--user/--pass are supported)");
+    assert_eq!(w.len(), 5, "{w:?} (--user/--pass/-m are supported)");
+    assert_eq!(o.http_port, 8222);
     assert_eq!(o.auth.user.as_deref(), Some("a"));
     assert!(o.auth.password.is_some());
     assert!(w[0].contains("JetStream"));
-    assert_eq!(w[1], "flag -m is not supported by natrix yet; ignored");
+    assert_eq!(w[1], "flag -tls is not supported by natrix yet; ignored");
     assert!(err("-m abc").contains("parse error"));
 }
 

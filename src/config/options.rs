@@ -44,6 +44,10 @@ pub struct Options {
     /// `authorization`, `accounts`, `no_auth_user`, `system_account` (and `--user`,
     /// `--pass`, `--auth`).
     pub auth: crate::auth::AuthConfig,
+    /// HTTP monitoring: host and port (`http`, `http_port`/`monitor_port`, `-m`); port 0 = off.
+    pub http_host: Option<String>,
+    pub http_port: i32,
+    pub http_base_path: String,
 }
 
 impl Default for Options {
@@ -70,6 +74,9 @@ impl Default for Options {
             workers: 0,
             config_file: None,
             auth: Default::default(),
+            http_host: None,
+            http_port: 0,
+            http_base_path: String::new(),
         }
     }
 }
@@ -89,12 +96,8 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "maps",
     "disable_sublist_cache",
     "no_sublist_cache",
-    "http",
     "https",
-    "http_port",
-    "monitor_port",
     "https_port",
-    "http_base_path",
     "cluster",
     "gateway",
     "leaf",
@@ -241,6 +244,13 @@ impl Options {
             "log_file" | "logfile" => self.log_file = Some(string(k, v)?.into()),
             "pid_file" | "pidfile" => self.pid_file = Some(string(k, v)?.into()),
             "workers" => self.workers = int_max(k, v, 4096)? as usize,
+            "http" => {
+                let (host, port) = parse_listen(v)?;
+                self.http_host = Some(host);
+                self.http_port = port;
+            }
+            "http_port" | "monitor_port" => self.http_port = int_in(k, v, -1, 65535)? as i32,
+            "http_base_path" => self.http_base_path = string(k, v)?,
             "authorization" => crate::auth::config::parse_authorization(v, &mut self.auth)?,
             "accounts" => crate::auth::config::parse_accounts(v, &mut self.auth)?,
             "no_auth_user" => self.auth.no_auth_user = Some(string(k, v)?),

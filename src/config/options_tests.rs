@@ -194,9 +194,10 @@ fn later_features_warn() {
     );
     assert_eq!(
         text[1],
-        "t.conf:6:1: \"http_port\" is not supported by natrix yet; ignored"
+        "t.conf:7:1: \"cluster\" is not supported by natrix yet; ignored"
     );
-    assert_eq!(w.len(), 11, "{text:?} (authorization, accounts and no_auth_user are supported)");
+    assert_eq!(o.http_port, 8222);
+    assert_eq!(w.len(), 10, "{text:?} (authorization, accounts and no_auth_user are supported)");
     assert_eq!(o.auth.no_auth_user.as_deref(), Some("a"));
     assert_eq!(o.auth.users.len(), 1);
     assert!(o.trace, "trace_verbose implies trace");

@@ -182,8 +182,18 @@ impl Core {
         }
         c.closing = Some(reason);
         crate::debug!("{} - cid:{} - closing: {}", c.addr, c.cid, reason.as_str());
-        if matches!(reason, CloseReason::SlowConsumerPending | CloseReason::SlowConsumerWriteDeadline) {
-            self.shared.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        let stats = &self.shared.stats;
+        match reason {
+            CloseReason::SlowConsumerPending | CloseReason::SlowConsumerWriteDeadline => {
+                stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            }
+            CloseReason::AuthViolation => {
+                stats.auth_violations.fetch_add(1, Ordering::Relaxed);
+            }
+            CloseReason::AuthTimeout => {
+                stats.auth_timeouts.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
         }
         self.close_list.push(slot);
     }

@@ -15,6 +15,18 @@ pub struct ServerStats {
     pub out_bytes: AtomicU64,
     pub slow_consumers: AtomicU64,
     pub total_connections: AtomicU64,
+    /// Refused authentications: bad credentials, and timeouts.
+    pub auth_violations: AtomicU64,
+    pub auth_timeouts: AtomicU64,
+}
+
+impl ServerStats {
+    pub fn auth_failures(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("Authorization Violation", self.auth_violations.load(Ordering::Relaxed)),
+            ("Authentication Timeout", self.auth_timeouts.load(Ordering::Relaxed)),
+        ]
+    }
 }
 
 /// What one worker accumulated during one cycle, published to `ServerStats` at its end.

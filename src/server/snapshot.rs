@@ -38,6 +38,8 @@ pub struct ConnInfo {
     pub lang: Option<String>,
     pub version: Option<String>,
     pub account: String,
+    pub user: Option<String>,
+    pub num_subs: usize,
     pub subs: Vec<SubInfo>,
 }
 
@@ -98,6 +100,8 @@ impl Core {
             lang: c.meta.lang.clone(),
             version: c.meta.version.clone(),
             account,
+            user: c.user.as_deref().map(str::to_string),
+            num_subs: c.subs.len(),
             subs,
         }
     }

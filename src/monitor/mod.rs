@@ -1,0 +1,188 @@
+//! HTTP monitoring (`http`, `http_port`, `-m`): nats-server's endpoints with the same JSON,
+//! plus `/metrics` in the Prometheus text format. One thread serves requests; figures
+//! come from per-worker counters and snapshots gathered on request.
+mod endpoints;
+pub mod format;
+mod metrics;
+pub mod procinfo;
+
+use crate::server::shared::Shared;
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::SystemTime;
+
+/// A request's query parameters.
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    fn parse(q: &str) -> Query {
+        let pairs = q
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (decode(k), decode(v)),
+                None => (decode(p), String::new()),
+            })
+            .collect();
+        Query { pairs }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Go's `strconv.ParseBool` forms; absent = false.
+    pub fn bool(&self, key: &str) -> Result<bool, String> {
+        match self.get(key) {
+            None => Ok(false),
+            Some(v) => match v {
+                "1" | "t" | "T" | "true" | "TRUE" | "True" | "" => Ok(true),
+                "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+                "detail" if key == "subs" => Ok(true),
+                other => Err(format!("invalid value for {key}: {other}")),
+            },
+        }
+    }
+
+    pub fn usize(&self, key: &str) -> Result<Option<usize>, String> {
+        self.get(key).map(|v| v.parse().map_err(|_| format!("invalid value for {key}: {v}"))).transpose()
+    }
+}
+
+/// Percent-decoding of a query component (`+` is a space).
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The running monitor.
+pub struct Monitor {
+    pub addr: SocketAddr,
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Monitor {
+    pub fn stop(mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts the monitor on `host:port` (port -1 = a free one).
+pub fn start(shared: Arc<Shared>, host: &str, port: i32) -> io::Result<Monitor> {
+    let addr = crate::server::listener::resolve(host, port)?;
+    let server = tiny_http::Server::http(addr).map_err(|e| io::Error::other(e.to_string()))?;
+    let addr = server.server_addr().to_ip().ok_or_else(|| io::Error::other("monitor is not on an IP address"))?;
+    let server = Arc::new(server);
+    let started = SystemTime::now();
+    let stats: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+    let srv = server.clone();
+    let thread = std::thread::Builder::new().name("natrix-monitor".into()).spawn(move || {
+        for req in srv.incoming_requests() {
+            let (status, ctype, body) = handle(&shared, started, &stats, req.url());
+            let mut resp = tiny_http::Response::from_data(body).with_status_code(status);
+            if let Ok(h) = tiny_http::Header::from_bytes(&b"Content-Type"[..], ctype.as_bytes()) {
+                resp.add_header(h);
+            }
+            let _ = req.respond(resp);
+        }
+    })?;
+    Ok(Monitor { addr, server, thread: Some(thread) })
+}
+
+/// Routes one request: (status, content type, body).
+fn handle(shared: &Shared, started: SystemTime, stats: &Mutex<BTreeMap<String, u64>>, url: &str) -> (u16, &'static str, Vec<u8>) {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let base = shared.opts.http_base_path.trim_end_matches('/');
+    let path = path.strip_prefix(base).unwrap_or(path);
+    let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
+    let q = Query::parse(query);
+    let known = ["/", "/varz", "/connz", "/subsz", "/subscriptionsz", "/accountz", "/healthz", "/metrics"];
+    if !known.contains(&path) {
+        return (404, "text/plain", b"404 page not found\n".to_vec());
+    }
+    let counts = {
+        let mut s = stats.lock();
+        *s.entry(path.to_string()).or_insert(0) += 1;
+        s.clone()
+    };
+    let json = |v: Result<serde_json::Value, String>| -> (u16, &'static str, Vec<u8>) {
+        match v {
+            Ok(v) => {
+                let body = serde_json::to_vec_pretty(&v).unwrap_or_default();
+                match q.get("callback") {
+                    Some(cb) => {
+                        let mut out = format!("{cb}(").into_bytes();
+                        out.extend_from_slice(&body);
+                        out.push(b')');
+                        (200, "application/javascript", out)
+                    }
+                    None => (200, "application/json", body),
+                }
+            }
+            Err(e) => (400, "text/plain", e.into_bytes()),
+        }
+    };
+    let to_value = |r: Result<serde_json::Value, serde_json::Error>| r.map_err(|e| e.to_string());
+    match path {
+        "/varz" => json(to_value(serde_json::to_value(endpoints::varz(shared, started, counts)))),
+        "/connz" => json(endpoints::connz(shared, &q).and_then(|c| to_value(serde_json::to_value(c)))),
+        "/subsz" | "/subscriptionsz" => json(endpoints::subsz(shared, &q).and_then(|c| to_value(serde_json::to_value(c)))),
+        "/accountz" => json(endpoints::accountz(shared, &q).and_then(|c| to_value(serde_json::to_value(c)))),
+        "/healthz" => json(Ok(serde_json::json!({"status": "ok"}))),
+        "/metrics" => (200, "text/plain; version=0.0.4", metrics::render(shared).into_bytes()),
+        _ => (200, "text/html", index(base).into_bytes()),
+    }
+}
+
+fn index(base: &str) -> String {
+    let links: String = ["varz", "connz", "subsz", "accountz", "healthz", "metrics"]
+        .iter()
+        .map(|p| format!("<a href=\"{base}/{p}\">{p}</a><br/>\n"))
+        .collect();
+    format!("<html><head><title>natrix monitoring</title></head><body>\n<h1>natrix</h1>\n{links}</body></html>\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing() {
+        let q = Query::parse("subs=detail&limit=5&sort=bytes_to&x=a%20b&flag");
+        assert_eq!(q.get("subs"), Some("detail"));
+        assert_eq!(q.usize("limit"), Ok(Some(5)));
+        assert_eq!(q.get("x"), Some("a b"));
+        assert_eq!(q.bool("flag"), Ok(true));
+        assert!(q.usize("sort").is_err());
+        assert_eq!(decode("%zz"), "%zz");
+        assert_eq!(decode("%4"), "%4");
+    }
+}
