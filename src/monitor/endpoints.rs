@@ -12,6 +12,15 @@ use std::time::SystemTime;
 #[derive(Serialize)]
 struct Empty {}
 
+/// Go's encoding/json writes a whole float64 without a fraction (`2`, not `2.0`).
+fn go_float<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        s.serialize_i64(*v as i64)
+    } else {
+        s.serialize_f64(*v)
+    }
+}
+
 #[derive(Serialize)]
 pub struct Varz {
     server_id: String,
@@ -32,6 +41,7 @@ pub struct Varz {
     http_port: i32,
     http_base_path: String,
     https_port: u16,
+    #[serde(serialize_with = "go_float")]
     auth_timeout: f64,
     max_control_line: u32,
     max_payload: u32,
@@ -42,6 +52,7 @@ pub struct Varz {
     mqtt: Empty,
     websocket: Empty,
     jetstream: Empty,
+    #[serde(serialize_with = "go_float")]
     tls_timeout: f64,
     write_deadline: u128,
     start: String,
@@ -50,6 +61,7 @@ pub struct Varz {
     mem: u64,
     cores: usize,
     gomaxprocs: usize,
+    #[serde(serialize_with = "go_float")]
     cpu: f64,
     connections: usize,
     total_connections: u64,
@@ -64,6 +76,7 @@ pub struct Varz {
     subscriptions: usize,
     http_req_stats: std::collections::BTreeMap<String, u64>,
     config_load_time: String,
+    system_account: String,
 }
 
 fn is_zero_u32(n: &u32) -> bool {
@@ -125,6 +138,7 @@ pub fn varz(shared: &Shared, started: SystemTime, http_stats: std::collections::
         subscriptions: shared.accounts.snapshot().iter().map(|a| a.sublist.count()).sum(),
         http_req_stats: http_stats,
         config_load_time: rfc3339(started),
+        system_account: system_account(shared),
     }
 }
 
@@ -160,6 +174,8 @@ struct ConnzEntry {
     stop: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rtt: Option<String>,
     uptime: String,
     idle: String,
     pending_bytes: u64,
@@ -196,17 +212,19 @@ pub struct Connz {
 }
 
 pub fn connz(shared: &Shared, q: &Query) -> Result<Connz, String> {
-    let subs = q.get("subs").unwrap_or("false");
-    let detail = subs.eq_ignore_ascii_case("detail");
+    let detail = q.get("subs").is_some_and(|s| s.eq_ignore_ascii_case("detail"));
     let with_subs = detail || q.bool("subs")?;
     let with_auth = q.bool("auth")?;
     let offset = q.usize("offset")?.unwrap_or(0);
-    let limit = q.usize("limit")?.unwrap_or(1024);
+    let limit = q.usize("limit")?.filter(|&l| l > 0).unwrap_or(1024);
     let state = q.get("state").unwrap_or("open").to_ascii_lowercase();
     let sort = q.get("sort").unwrap_or("cid").to_ascii_lowercase();
     let valid_sorts = ["cid", "start", "subs", "pending", "msgs_to", "msgs_from", "bytes_to", "bytes_from", "last", "idle", "uptime", "stop", "reason"];
     if !valid_sorts.contains(&sort.as_str()) {
         return Err(format!("invalid sorting option: {}", q.get("sort").unwrap_or("")));
+    }
+    if (sort == "stop" || sort == "reason") && state == "open" {
+        return Err(format!("sort by {sort} only valid on closed connections"));
     }
     let mut all: Vec<ConnInfo> = match state.as_str() {
         "open" => shared.snapshot_conns(with_subs),
@@ -216,11 +234,8 @@ pub fn connz(shared: &Shared, q: &Query) -> Result<Connz, String> {
             v.extend(shared.closed.lock().iter().cloned());
             v
         }
-        other => return Err(format!("invalid connection state: {other}")),
+        _ => return Err(format!("Error decoding state for {}", q.get("state").unwrap_or(""))),
     };
-    if (sort == "stop" || sort == "reason") && state == "open" {
-        return Err(format!("sort by {sort} is only valid for closed connections"));
-    }
     if let Some(cid) = q.usize("cid")? {
         all.retain(|c| c.cid == cid as u64);
     }
@@ -260,6 +275,7 @@ pub fn connz(shared: &Shared, q: &Query) -> Result<Connz, String> {
             last_activity: rfc3339(c.last_activity),
             stop: c.stop.map(rfc3339),
             reason: c.reason,
+            rtt: c.rtt.map(super::format::go_duration),
             uptime: uptime(c.uptime),
             idle: uptime(c.idle),
             pending_bytes: c.pending_bytes,
@@ -272,13 +288,14 @@ pub fn connz(shared: &Shared, q: &Query) -> Result<Connz, String> {
             lang: c.lang,
             version: c.version,
             authorized_user: if with_auth { c.user } else { None },
-            account: if with_auth { Some(c.account.clone()) } else { None },
+            // nats-server names the account only when it is not the global one.
+            account: (with_auth && c.account != crate::server::account::GLOBAL_ACCOUNT).then(|| c.account.clone()),
             subscriptions_list: (with_subs && !detail).then(|| c.subs.iter().map(|s| s.subject.clone()).collect()),
             subscriptions_list_detail: detail.then(|| {
                 c.subs
                     .into_iter()
                     .map(|s| SubDetail {
-                        account: Some(c.account.clone()),
+                        account: None,
                         subject: s.subject,
                         qgroup: s.queue,
                         sid: s.sid,
@@ -310,8 +327,10 @@ pub struct Subsz {
     num_inserts: u64,
     num_removes: u64,
     num_matches: u64,
+    #[serde(serialize_with = "go_float")]
     cache_hit_rate: f64,
     max_fanout: usize,
+    #[serde(serialize_with = "go_float")]
     avg_fanout: f64,
     total: usize,
     offset: usize,
@@ -323,7 +342,7 @@ pub struct Subsz {
 pub fn subsz(shared: &Shared, q: &Query) -> Result<Subsz, String> {
     let with_subs = q.bool("subs")?;
     let offset = q.usize("offset")?.unwrap_or(0);
-    let limit = q.usize("limit")?.unwrap_or(1024);
+    let limit = q.usize("limit")?.filter(|&l| l > 0).unwrap_or(1024);
     let test = q.get("test");
     if let Some(t) = test {
         if !crate::subject::is_valid_literal_subject(t.as_bytes()) {
@@ -345,7 +364,7 @@ pub fn subsz(shared: &Shared, q: &Query) -> Result<Subsz, String> {
         removes += st.num_removes;
         matches += st.num_matches;
         hits += st.num_cache_hits;
-        if with_subs || test.is_some() {
+        if with_subs {
             let subs = match test {
                 Some(t) => {
                     let r = a.sublist.match_subject(t.as_bytes());
@@ -353,10 +372,12 @@ pub fn subsz(shared: &Shared, q: &Query) -> Result<Subsz, String> {
                 }
                 None => a.sublist.all(),
             };
-            let fan = subs.len();
-            max_fanout = max_fanout.max(fan);
-            fanout_sum += fan;
-            fanout_n += 1;
+            // natrix's match caches are per worker, so fanout is that of the test subject.
+            if test.is_some() {
+                max_fanout = max_fanout.max(subs.len());
+                fanout_sum += subs.len();
+                fanout_n += 1;
+            }
             list.extend(subs.into_iter().map(|s| SubDetail {
                 account: Some(a.name.to_string()),
                 subject: String::from_utf8_lossy(&s.subject).into_owned(),
@@ -381,10 +402,10 @@ pub fn subsz(shared: &Shared, q: &Query) -> Result<Subsz, String> {
         cache_hit_rate: if matches > 0 { hits as f64 / matches as f64 } else { 0.0 },
         max_fanout,
         avg_fanout: if fanout_n > 0 { fanout_sum as f64 / fanout_n as f64 } else { 0.0 },
-        total: if with_subs || test.is_some() { total } else { count },
+        total: if with_subs { total } else { count },
         offset,
         limit,
-        subscriptions_list: (with_subs || test.is_some()).then_some(page),
+        subscriptions_list: with_subs.then_some(page),
     })
 }
 
@@ -398,6 +419,100 @@ pub struct AccountDetail {
     leafnode_connections: u32,
     client_connections: usize,
     subscriptions: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    exports: Vec<ExportEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    imports: Vec<ImportEntry>,
+    sublist_stats: SublistStatz,
+}
+
+#[derive(Serialize)]
+struct ExportEntry {
+    subject: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approved_accounts: Option<Vec<String>>,
+}
+
+/// nats-server's layout: a stream import names the exporter's subject and the local one,
+/// a service import the local subject and (`to`) the exporter's.
+#[derive(Serialize)]
+struct ImportEntry {
+    subject: String,
+    account: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local_subject: Option<String>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    invalid: bool,
+    share: bool,
+    tracking: bool,
+}
+
+#[derive(Serialize)]
+struct SublistStatz {
+    num_subscriptions: usize,
+    num_cache: usize,
+    num_inserts: u64,
+    num_removes: u64,
+    num_matches: u64,
+    #[serde(serialize_with = "go_float")]
+    cache_hit_rate: f64,
+    max_fanout: usize,
+    #[serde(serialize_with = "go_float")]
+    avg_fanout: f64,
+}
+
+fn account_config_entries(shared: &Shared, name: &str) -> (Vec<ExportEntry>, Vec<ImportEntry>) {
+    use crate::auth::config::ResponseType;
+    let opts = shared.live_options();
+    let Some(acc) = opts.auth.accounts.iter().find(|a| a.name == name) else { return (Vec::new(), Vec::new()) };
+    let exports = acc
+        .exports
+        .iter()
+        .map(|e| ExportEntry {
+            subject: e.subject.clone(),
+            kind: if e.service { "service" } else { "stream" },
+            response_type: e.service.then_some(match e.response_type {
+                ResponseType::Singleton => "Singleton",
+                ResponseType::Stream => "Stream",
+                ResponseType::Chunked => "Chunked",
+            }),
+            approved_accounts: e.accounts.clone(),
+        })
+        .collect();
+    let imports = acc
+        .imports
+        .iter()
+        .map(|i| {
+            let local = match (&i.to, &i.prefix) {
+                (Some(to), _) => to.clone(),
+                (None, Some(p)) => format!("{p}.{}", i.subject),
+                (None, None) => i.subject.clone(),
+            };
+            let (subject, to, local_subject) = if i.service {
+                (local, Some(i.subject.clone()), None)
+            } else {
+                (i.subject.clone(), None, (local != i.subject).then_some(local))
+            };
+            ImportEntry {
+                subject,
+                account: i.account.clone(),
+                to,
+                local_subject,
+                kind: if i.service { "service" } else { "stream" },
+                invalid: false,
+                share: false,
+                tracking: false,
+            }
+        })
+        .collect();
+    (exports, imports)
 }
 
 #[derive(Serialize)]
@@ -411,9 +526,17 @@ pub struct Accountz {
     account_detail: Option<AccountDetail>,
 }
 
+fn system_account(shared: &Shared) -> String {
+    if shared.opts.auth.no_system_account {
+        String::new()
+    } else {
+        crate::server::account::SYSTEM_ACCOUNT.to_string()
+    }
+}
+
 pub fn accountz(shared: &Shared, q: &Query) -> Result<Accountz, String> {
     let accounts = shared.accounts.snapshot();
-    let system_account = if shared.opts.auth.no_system_account { String::new() } else { "$SYS".to_string() };
+    let system_account = system_account(shared);
     let now = rfc3339(SystemTime::now());
     match q.get("acc") {
         None => Ok(Accountz {
@@ -426,6 +549,8 @@ pub fn accountz(shared: &Shared, q: &Query) -> Result<Accountz, String> {
         Some(name) => {
             let a = accounts.iter().find(|a| &*a.name == name).ok_or_else(|| format!("Account {name} does not exist"))?;
             let conns = shared.snapshot_conns(false).iter().filter(|c| c.account == name).count();
+            let (exports, imports) = account_config_entries(shared, name);
+            let st = a.sublist.stats();
             Ok(Accountz {
                 server_id: shared.server_id.clone(),
                 now: now.clone(),
@@ -440,6 +565,18 @@ pub fn accountz(shared: &Shared, q: &Query) -> Result<Accountz, String> {
                     leafnode_connections: 0,
                     client_connections: conns,
                     subscriptions: a.sublist.count(),
+                    exports,
+                    imports,
+                    sublist_stats: SublistStatz {
+                        num_subscriptions: st.num_subscriptions,
+                        num_cache: 0,
+                        num_inserts: st.num_inserts,
+                        num_removes: st.num_removes,
+                        num_matches: st.num_matches,
+                        cache_hit_rate: st.cache_hit_rate(),
+                        max_fanout: 0,
+                        avg_fanout: 0.0,
+                    },
                 }),
             })
         }

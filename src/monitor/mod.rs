@@ -37,21 +37,24 @@ impl Query {
         self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
-    /// Go's `strconv.ParseBool` forms; absent = false.
+    /// Go's `strconv.ParseBool` forms; absent or empty = false. Errors carry nats-server's text.
     pub fn bool(&self, key: &str) -> Result<bool, String> {
-        match self.get(key) {
-            None => Ok(false),
-            Some(v) => match v {
-                "1" | "t" | "T" | "true" | "TRUE" | "True" | "" => Ok(true),
-                "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-                "detail" if key == "subs" => Ok(true),
-                other => Err(format!("invalid value for {key}: {other}")),
-            },
+        match self.get(key).unwrap_or("") {
+            "" | "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+            "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+            other => Err(format!("Error decoding boolean for '{key}': strconv.ParseBool: parsing \"{other}\": invalid syntax")),
         }
     }
 
+    /// An integer parameter; negative values count as 0 (as nats-server's paging does).
     pub fn usize(&self, key: &str) -> Result<Option<usize>, String> {
-        self.get(key).map(|v| v.parse().map_err(|_| format!("invalid value for {key}: {v}"))).transpose()
+        self.get(key)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map(|n| n.max(0) as usize)
+                    .map_err(|_| format!("Error decoding int for '{key}': strconv.Atoi: parsing \"{v}\": invalid syntax"))
+            })
+            .transpose()
     }
 }
 
@@ -133,10 +136,10 @@ fn handle(shared: &Shared, started: SystemTime, stats: &Mutex<BTreeMap<String, u
         *s.entry(path.to_string()).or_insert(0) += 1;
         s.clone()
     };
-    let json = |v: Result<serde_json::Value, String>| -> (u16, &'static str, Vec<u8>) {
+    // Serialized straight from the structs so fields keep nats-server's order.
+    let json = |v: Result<Vec<u8>, String>| -> (u16, &'static str, Vec<u8>) {
         match v {
-            Ok(v) => {
-                let body = serde_json::to_vec_pretty(&v).unwrap_or_default();
+            Ok(body) => {
                 match q.get("callback") {
                     Some(cb) => {
                         let mut out = format!("{cb}(").into_bytes();
@@ -150,13 +153,15 @@ fn handle(shared: &Shared, started: SystemTime, stats: &Mutex<BTreeMap<String, u
             Err(e) => (400, "text/plain", e.into_bytes()),
         }
     };
-    let to_value = |r: Result<serde_json::Value, serde_json::Error>| r.map_err(|e| e.to_string());
+    fn body<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, String> {
+        serde_json::to_vec_pretty(v).map_err(|e| e.to_string())
+    }
     match path {
-        "/varz" => json(to_value(serde_json::to_value(endpoints::varz(shared, started, counts)))),
-        "/connz" => json(endpoints::connz(shared, &q).and_then(|c| to_value(serde_json::to_value(c)))),
-        "/subsz" | "/subscriptionsz" => json(endpoints::subsz(shared, &q).and_then(|c| to_value(serde_json::to_value(c)))),
-        "/accountz" => json(endpoints::accountz(shared, &q).and_then(|c| to_value(serde_json::to_value(c)))),
-        "/healthz" => json(Ok(serde_json::json!({"status": "ok"}))),
+        "/varz" => json(body(&endpoints::varz(shared, started, counts))),
+        "/connz" => json(endpoints::connz(shared, &q).and_then(|c| body(&c))),
+        "/subsz" | "/subscriptionsz" => json(endpoints::subsz(shared, &q).and_then(|c| body(&c))),
+        "/accountz" => json(endpoints::accountz(shared, &q).and_then(|c| body(&c))),
+        "/healthz" => json(body(&serde_json::json!({"status": "ok"}))),
         "/metrics" => (200, "text/plain; version=0.0.4", metrics::render(shared).into_bytes()),
         _ => (200, "text/html", index(base).into_bytes()),
     }
@@ -180,8 +185,10 @@ mod tests {
         assert_eq!(q.get("subs"), Some("detail"));
         assert_eq!(q.usize("limit"), Ok(Some(5)));
         assert_eq!(q.get("x"), Some("a b"));
-        assert_eq!(q.bool("flag"), Ok(true));
+        assert_eq!(q.bool("flag"), Ok(false));
+        assert!(q.bool("subs").is_err());
         assert!(q.usize("sort").is_err());
+        assert_eq!(Query::parse("offset=-3").usize("offset"), Ok(Some(0)));
         assert_eq!(decode("%zz"), "%zz");
         assert_eq!(decode("%4"), "%4");
     }

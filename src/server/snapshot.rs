@@ -29,6 +29,8 @@ pub struct ConnInfo {
     pub reason: Option<&'static str>,
     pub uptime: Duration,
     pub idle: Duration,
+    /// Accept-to-CONNECT time, nats-server's RTT estimate (`None` before CONNECT).
+    pub rtt: Option<Duration>,
     pub pending_bytes: u64,
     pub in_msgs: u64,
     pub out_msgs: u64,
@@ -65,7 +67,7 @@ impl Core {
         let account = self.accounts.get(c.account as usize).map_or_else(|| "$G".to_string(), |a| a.name.to_string());
         // A closed connection's entry lives in a 10,000-entry ring: keep its list short.
         let max_subs = if closed.is_some() { MAX_SUBS_IN_CLOSED } else { usize::MAX };
-        let subs = if with_subs {
+        let mut subs: Vec<SubInfo> = if with_subs {
             c.subs
                 .iter()
                 .take(max_subs)
@@ -81,10 +83,13 @@ impl Core {
         } else {
             Vec::new()
         };
+        // Creation order for the usual numeric sids.
+        subs.sort_by(|a, b| (a.sid.len(), &a.sid).cmp(&(b.sid.len(), &b.sid)));
         ConnInfo {
             cid: c.cid,
             ip: c.addr.ip().to_string(),
             port: c.addr.port(),
+            rtt: (c.rtt_ns > 0).then(|| std::time::Duration::from_nanos(c.rtt_ns)),
             start: wall(c.start, now, now_wall),
             last_activity: wall(c.last_activity, now, now_wall),
             stop: closed.map(|_| now_wall),
