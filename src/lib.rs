@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod control;
 pub mod logging;
 pub mod monitor;
 pub mod proto;

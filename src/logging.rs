@@ -5,7 +5,7 @@
 use parking_lot::Mutex;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -35,7 +35,47 @@ impl Level {
 
 enum Sink {
     Stderr,
-    File(File),
+    File(FileSink),
+}
+
+/// A log file, rotated when it passes `limit` bytes (`log_size_limit`) and reopened on
+/// SIGUSR1 (after logrotate moved it away).
+struct FileSink {
+    path: PathBuf,
+    file: File,
+    written: u64,
+    limit: u64,
+}
+
+impl FileSink {
+    fn open(path: &Path, limit: u64) -> io::Result<FileSink> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let written = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(FileSink { path: path.to_path_buf(), file, written, limit })
+    }
+
+    fn write(&mut self, line: &[u8]) {
+        let _ = self.file.write_all(line);
+        self.written += line.len() as u64;
+        if self.limit > 0 && self.written > self.limit {
+            self.rotate();
+        }
+    }
+
+    /// nats-server's scheme: the full file is renamed `<file>.<yyyy.mm.dd.hh.mm.ss.nanos>`
+    /// and a fresh one started, whose first line names the backup.
+    fn rotate(&mut self) {
+        let backup = PathBuf::from(format!("{}.{}", self.path.display(), backup_suffix()));
+        if std::fs::rename(&self.path, &backup).is_err() {
+            return;
+        }
+        if let Ok(fresh) = FileSink::open(&self.path, self.limit) {
+            *self = fresh;
+            let line = format_line(Level::Info, format_args!("Rotated log, backup saved as {}", backup.display()));
+            let _ = self.file.write_all(line.as_bytes());
+            self.written += line.len() as u64;
+        }
+    }
 }
 
 struct Logger {
@@ -49,15 +89,30 @@ static DEBUG: AtomicBool = AtomicBool::new(false);
 static TRACE: AtomicBool = AtomicBool::new(false);
 
 /// Sets up the process-wide logger. Later calls keep the first sink but update the levels.
-pub fn init(log_file: Option<&Path>, logtime: bool, debug: bool, trace: bool) -> io::Result<()> {
+/// `size_limit` (bytes, 0 = none) rotates the log file.
+pub fn init(log_file: Option<&Path>, logtime: bool, debug: bool, trace: bool, size_limit: u64) -> io::Result<()> {
     DEBUG.store(debug, Ordering::Relaxed);
     TRACE.store(trace, Ordering::Relaxed);
     let sink = match log_file {
-        Some(path) => Sink::File(OpenOptions::new().create(true).append(true).open(path)?),
+        Some(path) => Sink::File(FileSink::open(path, size_limit)?),
         None => Sink::Stderr,
     };
     let _ = LOGGER.set(Logger { sink: Mutex::new(sink), logtime, pid: std::process::id() });
     Ok(())
+}
+
+/// Reopens the log file at its configured path (SIGUSR1, for logrotate). `Ok(false)` when
+/// logging goes to stderr.
+pub fn reopen() -> io::Result<bool> {
+    let Some(logger) = LOGGER.get() else { return Ok(false) };
+    let mut sink = logger.sink.lock();
+    match &mut *sink {
+        Sink::Stderr => Ok(false),
+        Sink::File(f) => {
+            *f = FileSink::open(&f.path, f.limit)?;
+            Ok(true)
+        }
+    }
 }
 
 /// Changes the debug and trace switches (reload).
@@ -74,13 +129,7 @@ pub fn trace_enabled() -> bool {
     TRACE.load(Ordering::Relaxed)
 }
 
-/// Writes one line at `level`. Debug and trace lines are dropped unless enabled.
-pub fn log(level: Level, args: std::fmt::Arguments<'_>) {
-    match level {
-        Level::Debug if !debug_enabled() => return,
-        Level::Trace if !trace_enabled() => return,
-        _ => {}
-    }
+fn format_line(level: Level, args: std::fmt::Arguments<'_>) -> String {
     let (pid, logtime) = LOGGER.get().map(|l| (l.pid, l.logtime)).unwrap_or((std::process::id(), true));
     let mut line = String::with_capacity(96);
     use std::fmt::Write as _;
@@ -90,18 +139,42 @@ pub fn log(level: Level, args: std::fmt::Arguments<'_>) {
         line.push(' ');
     }
     let _ = writeln!(line, "{} {}", level.tag(), args);
+    line
+}
+
+/// Writes one line at `level`. Debug and trace lines are dropped unless enabled.
+pub fn log(level: Level, args: std::fmt::Arguments<'_>) {
+    match level {
+        Level::Debug if !debug_enabled() => return,
+        Level::Trace if !trace_enabled() => return,
+        _ => {}
+    }
+    let line = format_line(level, args);
     match LOGGER.get() {
-        Some(logger) => {
-            let mut sink = logger.sink.lock();
-            let _ = match &mut *sink {
-                Sink::Stderr => io::stderr().write_all(line.as_bytes()),
-                Sink::File(f) => f.write_all(line.as_bytes()),
-            };
-        }
+        Some(logger) => match &mut *logger.sink.lock() {
+            Sink::Stderr => {
+                let _ = io::stderr().write_all(line.as_bytes());
+            }
+            Sink::File(f) => f.write(line.as_bytes()),
+        },
         None => {
             let _ = io::stderr().write_all(line.as_bytes());
         }
     }
+}
+
+fn backup_suffix() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}.{mo:02}.{d:02}.{:02}.{:02}.{:02}.{:09}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        now.subsec_nanos()
+    )
 }
 
 /// `2006/01/02 15:04:05.000000` in UTC.
@@ -154,6 +227,24 @@ mod tests {
         assert_eq!(civil_from_days(19_000), (2022, 1, 8));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn file_sink_rotates_past_its_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("n.log");
+        let mut sink = FileSink::open(&path, 100).expect("open");
+        for _ in 0..5 {
+            sink.write(&[b'x'; 40]);
+        }
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        assert!(names.iter().any(|n| n.starts_with("n.log.")), "{names:?}");
+        let current = std::fs::read_to_string(&path).expect("current log");
+        assert!(current.contains("Rotated log, backup saved as"), "{current}");
+        assert!(current.len() <= 100 + 40 + 120, "current file restarted small: {}", current.len());
     }
 
     #[test]

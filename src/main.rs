@@ -38,6 +38,15 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Ok(Command::Signal { command, pid, pid_file }) => {
+            match natrix::control::send(&command, pid.as_deref(), pid_file.as_deref()) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("natrix: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Ok(Command::Run { options, warnings }) => run(*options, &warnings, args_for_reload()),
     }
 }
@@ -63,7 +72,7 @@ fn args_for_reload() -> Vec<String> {
 }
 
 fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
-    if let Err(e) = natrix::logging::init(opts.log_file.as_deref(), opts.logtime, opts.debug, opts.trace) {
+    if let Err(e) = natrix::logging::init(opts.log_file.as_deref(), opts.logtime, opts.debug, opts.trace, opts.log_size_limit) {
         eprintln!("natrix: cannot open log file: {e}");
         return ExitCode::from(1);
     }
@@ -160,7 +169,12 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
                         Err(e) => error!("Failed to reload server configuration: {e}"),
                     }
                 }
-                other => warn!("Trapped signal {other}: not supported by natrix yet; ignored"),
+                SIGUSR1 => match natrix::logging::reopen() {
+                    Ok(true) => info!("File log re-opened"),
+                    Ok(false) => {}
+                    Err(e) => error!("Could not reopen the log file: {e}"),
+                },
+                other => warn!("Trapped signal {other}: ignored"),
             }
         }
     });

@@ -21,6 +21,8 @@ pub enum Command {
     Version,
     /// `-h`: print [`usage`] and exit.
     Help,
+    /// `--signal CMD[=PID|=PIDFILE]`: signal a running natrix (see `crate::control`).
+    Signal { command: String, pid: Option<String>, pid_file: Option<PathBuf> },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -66,6 +68,8 @@ enum Target {
     JetStream,
     HelpTls,
     HttpPort,
+    Signal,
+    LogSizeLimit,
     User,
     Pass,
     Auth,
@@ -93,6 +97,8 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
     (&["help_tls"], Kind::Bool, Target::HelpTls),
     (&["user"], Kind::Str, Target::User),
     (&["m", "http_port"], Kind::Int, Target::HttpPort),
+    (&["sl", "signal"], Kind::Str, Target::Signal),
+    (&["log_size_limit"], Kind::Int, Target::LogSizeLimit),
     (&["pass"], Kind::Str, Target::Pass),
     (&["auth"], Kind::Str, Target::Auth),
     (
@@ -109,8 +115,6 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
             "ports_file_dir",
             "r",
             "remote_syslog",
-            "sl",
-            "signal",
         ],
         Kind::Str,
         Target::NotYet,
@@ -120,7 +124,6 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
             "ms",
             "https_port",
             "connect_retries",
-            "log_size_limit",
             "max_traced_msg_len",
             "profile",
         ],
@@ -168,6 +171,8 @@ struct Flags {
     workers: Option<i64>,
     jetstream: bool,
     http_port: Option<i64>,
+    signal: Option<String>,
+    log_size_limit: Option<i64>,
     user: Option<String>,
     pass: Option<String>,
     auth: Option<String>,
@@ -267,6 +272,8 @@ fn apply(f: &mut Flags, name: &str, target: Target, val: Val) {
         (Target::Log, Val::Str(s)) => f.log = Some(PathBuf::from(s)),
         (Target::User, Val::Str(s)) => f.user = Some(s),
         (Target::HttpPort, Val::Int(n)) => f.http_port = Some(n),
+        (Target::Signal, Val::Str(s)) => f.signal = Some(s),
+        (Target::LogSizeLimit, Val::Int(n)) => f.log_size_limit = Some(n),
         (Target::Pass, Val::Str(s)) => f.pass = Some(s),
         (Target::Auth, Val::Str(s)) => f.auth = Some(s),
         (Target::Debug, _) => f.debug = Some(b),
@@ -355,6 +362,22 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, Cl
     if let Some(l) = f.log {
         o.log_file = Some(l);
     }
+    if let Some(n) = f.log_size_limit {
+        o.log_size_limit = u64::try_from(n).map_err(|_| {
+            CliError::Flag(format!("invalid value \"{n}\" for flag -log_size_limit: must not be negative"))
+        })?;
+    }
+    // --signal acts on a running server: it needs only the pid file (from -P or -c).
+    if let Some(sig) = f.signal {
+        let mut parts = sig.split('=');
+        let command = parts.next().unwrap_or_default().to_string();
+        let pid = parts.next().map(str::to_string);
+        let extra: Vec<&str> = parts.collect();
+        if !extra.is_empty() {
+            return Err(CliError::Flag(format!("invalid signal parameters: {extra:?}")));
+        }
+        return Ok(Command::Signal { command, pid, pid_file: o.pid_file });
+    }
     if let Some(p) = f.http_port {
         o.http_port = i32::try_from(p).ok().filter(|p| (-1..=65535).contains(p)).ok_or_else(|| {
             CliError::Flag(format!("invalid value \"{p}\" for flag -m: out of range"))
@@ -410,6 +433,15 @@ Logging Options:
     -DV                              Debug and trace
     -DVV                             Debug and verbose trace (same as -DV in natrix)
 
+Monitoring Options:
+    -m, --http_port <port>           Use port for http monitoring (-1 picks a free port)
+
+Signal Options:
+    -sl, --signal <signal>[=<pid>]   Send signal to a natrix process (stop, quit, reopen,
+                                     reload, ldm, term); <pid> may be a pid file; without
+                                     it, the -P/config pid file, else the one natrix running
+        --log_size_limit <bytes>     Rotate the log file past this size
+
 Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
@@ -418,8 +450,8 @@ Accepted for compatibility with nats-server and ignored with a warning:
     -ms/--https_port, --tls, --tlscert, --tlskey,
     --tlsverify, --tlscacert, --routes, --cluster, --cluster_name, --cluster_listen,
     --cluster_advertise, --no_advertise, --connect_retries, --client_advertise,
-    --ports_file_dir, -s/--syslog, -r/--remote_syslog, --log_size_limit,
-    --max_traced_msg_len, --profile, -sl/--signal, -sd/--store_dir
+    --ports_file_dir, -s/--syslog, -r/--remote_syslog,
+    --max_traced_msg_len, --profile, -sd/--store_dir
 
 Refused: -js/--jetstream (natrix has no JetStream)
 "

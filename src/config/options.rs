@@ -36,6 +36,8 @@ pub struct Options {
     /// Timestamps in log lines (default true).
     pub logtime: bool,
     pub log_file: Option<PathBuf>,
+    /// Rotate the log file past this many bytes (`logfile_size_limit`); 0 = never.
+    pub log_size_limit: u64,
     pub pid_file: Option<PathBuf>,
     /// Worker threads (event loops); 0 = one per core.
     pub workers: usize,
@@ -70,6 +72,7 @@ impl Default for Options {
             trace: false,
             logtime: true,
             log_file: None,
+            log_size_limit: 0,
             pid_file: None,
             workers: 0,
             config_file: None,
@@ -102,8 +105,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "gateway",
     "leaf",
     "leafnodes",
-    "logfile_size_limit",
-    "log_size_limit",
     "syslog",
     "remote_syslog",
     "ports_file_dir",
@@ -242,6 +243,7 @@ impl Options {
             }
             "logtime" => self.logtime = boolean(k, v)?,
             "log_file" | "logfile" => self.log_file = Some(string(k, v)?.into()),
+            "logfile_size_limit" | "log_size_limit" => self.log_size_limit = int_max(k, v, i64::MAX)? as u64,
             "pid_file" | "pidfile" => self.pid_file = Some(string(k, v)?.into()),
             "workers" => self.workers = int_max(k, v, 4096)? as usize,
             "http" => {

@@ -107,6 +107,7 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
         inboxes: (0..workers).map(|_| Inbox::default()).collect(),
         wakers,
         shutdown: AtomicBool::new(false),
+        final_sends: AtomicUsize::new(0),
         lame_duck: std::sync::OnceLock::new(),
         closed: parking_lot::Mutex::new(std::collections::VecDeque::new()),
     });

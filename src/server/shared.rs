@@ -74,6 +74,9 @@ pub struct Shared {
     /// One waker per worker (wakes its `mio::Poll`).
     pub wakers: Vec<mio::Waker>,
     pub shutdown: AtomicBool,
+    /// Workers that have sent their last batches during a graceful stop; a worker keeps
+    /// draining its inbox until all have.
+    pub final_sends: AtomicUsize,
     /// When lame duck mode started (SIGUSR2), if it did.
     pub lame_duck: std::sync::OnceLock<std::time::Instant>,
     /// Recently closed connections, newest last (for /connz?state=closed).

@@ -8,6 +8,7 @@ use super::shared::Shared;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Read, Write};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -279,19 +280,48 @@ impl Worker {
         self.core.lame_duck_tick(started, &mut self.lame_duck);
     }
 
-    /// Graceful stop: no new connections, flush what is queued, close everyone.
+    /// Graceful stop: no new connections and no more input; what was already accepted
+    /// is delivered (bounded by `write_deadline`), then everyone is closed.
     fn shutdown(&mut self) {
         if let Some(mut l) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut l);
         }
         self.receive_batches();
-        self.end_cycle();
+        self.core.send_batches();
+        self.core.shared.final_sends.fetch_add(1, Ordering::AcqRel);
+        self.drain_output();
         for slot in 0..self.core.conns.len() as u32 {
             if self.core.conn(slot).is_some() {
                 self.core.close(slot, CloseReason::ServerShutdown);
             }
         }
         self.close_pending();
+    }
+}
+
+impl Worker {
+    /// Keeps receiving other workers' last batches and writing queued output until every
+    /// worker has sent its last batch and our output is gone, or the write deadline passes.
+    fn drain_output(&mut self) {
+        let shared = self.core.shared.clone();
+        let deadline = Instant::now() + shared.live_options().write_deadline;
+        let mut events = Events::with_capacity(256);
+        loop {
+            self.receive_batches();
+            let mut pending = false;
+            for slot in 0..self.core.conns.len() as u32 {
+                if self.core.conn(slot).is_some_and(|c| c.closing.is_none() && c.out.pending() > 0) {
+                    self.flush(slot);
+                    pending |= self.core.conn(slot).is_some_and(|c| c.closing.is_none() && c.out.pending() > 0);
+                }
+            }
+            self.close_pending();
+            let all_sent = shared.final_sends.load(Ordering::Acquire) >= shared.inboxes.len();
+            if (!pending && all_sent) || Instant::now() >= deadline {
+                return;
+            }
+            let _ = self.poll.poll(&mut events, Some(Duration::from_millis(10)));
+        }
     }
 }
 
