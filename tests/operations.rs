@@ -224,3 +224,23 @@ fn graceful_stop_delivers_what_was_accepted() {
     assert_eq!(got, N, "every accepted message is delivered before the close");
     assert_eq!(wait_exit(&mut p.child), 0);
 }
+
+#[test]
+fn trace_shows_protocol_but_never_secrets() {
+    let p = start(&["-V", "--user", "u", "--pass", "s3cret-pw"]);
+    let s = TcpStream::connect(("127.0.0.1", p.port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).expect("INFO");
+    r.get_mut()
+        .write_all(b"CONNECT {\"verbose\":false,\"user\":\"u\",\"pass\":\"s3cret-pw\",\"auth_token\":\"t0ken-x\"}\r\nSUB t 1\r\nPUB t 2\r\nhi\r\nPING\r\n")
+        .expect("write");
+    line.clear();
+    r.read_line(&mut line).expect("MSG");
+    assert_eq!(line, "MSG t 1 2\r\n");
+    let text = wait_for_text(&p.log, "->> [MSG t 1 2]");
+    assert!(text.contains("[TRC]") && text.contains("<<- [SUB t 1]") && text.contains("<<- [PUB t 2]"), "{text}");
+    assert!(text.contains("\"pass\":\"[REDACTED]\""), "{text}");
+    assert!(!text.contains("s3cret-pw") && !text.contains("t0ken-x"), "secrets in the log:\n{text}");
+}

@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 impl Core {
     pub(super) fn handle_frame(&mut self, slot: u32, frame: Frame<'_>, base: *const u8) {
+        if self.tracing {
+            self.trace_in(slot, &frame);
+        }
         // With auth, the first op must be CONNECT (or `no_auth_user` binds the client).
         if !matches!(frame, Frame::Connect(_))
             && self.auth.required()

@@ -51,6 +51,8 @@ pub struct Core {
     /// The options in force, and the generation they came from.
     pub opts: Arc<Options>,
     opts_gen: u64,
+    /// `-V`: trace protocol ops (cached from the logger when options change).
+    pub(super) tracing: bool,
     /// Who may connect (from the options in force).
     pub auth: Arc<crate::auth::Authenticator>,
     /// Server INFO fields shared by every connection.
@@ -86,6 +88,7 @@ impl Core {
             auth,
             opts,
             opts_gen,
+            tracing: crate::logging::trace_enabled(),
         }
     }
 
@@ -111,6 +114,7 @@ impl Core {
             return;
         }
         self.opts_gen = gen;
+        self.tracing = crate::logging::trace_enabled();
         self.opts = self.shared.live_options();
         self.limits = limits_of(&self.opts);
         self.auth = self.shared.authenticator();
@@ -237,6 +241,9 @@ impl Core {
 
     /// Queues `-ERR '<text>'` to a connection.
     pub fn send_err(&mut self, slot: u32, text: &str) {
+        if self.tracing {
+            self.trace_out(slot, format_args!("-ERR '{text}'"));
+        }
         if let Some(c) = self.conn_mut(slot) {
             proto::write_err(&mut c.out.buf, text);
         }
@@ -244,6 +251,9 @@ impl Core {
     }
 
     pub(super) fn send_raw(&mut self, slot: u32, bytes: &[u8]) {
+        if self.tracing {
+            self.trace_out(slot, format_args!("{}", String::from_utf8_lossy(bytes).trim_end()));
+        }
         if let Some(c) = self.conn_mut(slot) {
             c.out.buf.extend_from_slice(bytes);
         }

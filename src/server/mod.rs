@@ -20,6 +20,7 @@ mod core_tests;
 pub mod rlimit;
 pub mod shared;
 pub mod sids;
+mod trace;
 pub mod snapshot;
 pub mod worker;
 

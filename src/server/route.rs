@@ -179,6 +179,14 @@ impl Core {
         self.cycle.out_msgs += 1;
         self.cycle.out_bytes += size;
         self.mark_dirty(slot);
+        if self.tracing {
+            let reply = reply.map(|r| format!(" {}", lossy(r))).unwrap_or_default();
+            let (op, sizes) = match headers {
+                Some(h) => ("HMSG", format!("{} {}", h.len(), size)),
+                None => ("MSG", size.to_string()),
+            };
+            self.trace_out(slot, format_args!("{op} {} {}{reply} {sizes}", lossy(subject), lossy(&sub.sid)));
+        }
     }
 
     /// A request nobody received: tell the requester with a 503 status on its own
