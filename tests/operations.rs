@@ -244,3 +244,11 @@ fn trace_shows_protocol_but_never_secrets() {
     assert!(text.contains("\"pass\":\"[REDACTED]\""), "{text}");
     assert!(!text.contains("s3cret-pw") && !text.contains("t0ken-x"), "secrets in the log:\n{text}");
 }
+
+#[test]
+fn example_config_in_docs_is_valid() {
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/natrix.conf");
+    let (code, err) = run(&["-t", "-c", conf.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "the example should use only supported keys: {err}");
+}
