@@ -111,15 +111,35 @@ fn commands() {
 fn jetstream_and_later_features() {
     assert!(err("-js").contains("JetStream"));
     assert!(err("--jetstream").contains("JetStream"));
-    let (o, w) = run("-js=false -sd /tmp/js -m 8222 --user a --pass b --tls --tlscert c.pem --routes nats://x:1 -sl reload -p 5");
+    let (o, w) = run("-js=false -sd /tmp/js -m 8222 --user a --pass b --tls --tlscert c.pem --routes nats://x:1 -p 5");
     assert_eq!(o.port, 5, "values of unsupported flags are consumed");
-    assert_eq!(w.len(), 5, "{w:?} (--user/--pass/-m are supported)");
+    assert_eq!(w.len(), 4, "{w:?} (--user/--pass/-m are supported)");
     assert_eq!(o.http_port, 8222);
     assert_eq!(o.auth.user.as_deref(), Some("a"));
     assert!(o.auth.password.is_some());
     assert!(w[0].contains("JetStream"));
     assert_eq!(w[1], "flag -tls is not supported by natrix yet; ignored");
     assert!(err("-m abc").contains("parse error"));
+}
+
+#[test]
+fn signal_and_log_size_limit_flags() {
+    match parse_args(args("-sl reload -P /run/n.pid")) {
+        Ok(Command::Signal { command, pid, pid_file }) => {
+            assert_eq!(command, "reload");
+            assert_eq!(pid, None);
+            assert_eq!(pid_file, Some(PathBuf::from("/run/n.pid")));
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse_args(args("--signal=ldm=42")) {
+        Ok(Command::Signal { command, pid, .. }) => assert_eq!((command.as_str(), pid.as_deref()), ("ldm", Some("42"))),
+        other => panic!("{other:?}"),
+    }
+    assert!(err("--signal reload=1=2").contains("invalid signal parameters"));
+    let (o, w) = run("--log_size_limit 1000");
+    assert_eq!((o.log_size_limit, w.len()), (1000, 0));
+    assert!(err("--log_size_limit -5").contains("must not be negative"));
 }
 
 fn temp_conf(name: &str, body: &str) -> PathBuf {
