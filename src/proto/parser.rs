@@ -189,12 +189,49 @@ impl Parser {
         if self.scanned > buf.len() {
             self.scanned = 0;
         }
+        if self.scanned == 0 {
+            if let Some(result) = self.parse_plain_pub(buf, limits) {
+                return result;
+            }
+        }
         let result = self.parse_line(buf, limits);
         if result.is_err() {
             self.scanned = 0;
             self.pending = None;
         }
         result
+    }
+
+    /// Fast path for the most common frame, a complete `PUB <subject> <size>\r\n` line in
+    /// upper case: one `memchr` for the line end, the size read back from it, no general
+    /// argument splitting. Anything else (reply subjects, odd blanks, lower case, errors,
+    /// partial lines) returns `None` and takes the general path, which gives the same frame
+    /// or the exact error.
+    #[inline]
+    fn parse_plain_pub<'a>(
+        &mut self,
+        buf: &'a [u8],
+        limits: &Limits,
+    ) -> Option<Result<Option<(Frame<'a>, usize)>, ParseError>> {
+        if !buf.starts_with(b"PUB ") {
+            return None;
+        }
+        let nl = 4 + memchr(b'\n', buf.get(4..)?)?;
+        let line = buf.get(4..nl.checked_sub(1)?)?;
+        if buf.get(nl - 1) != Some(&b'\r') || line.len() > limits.max_control_line {
+            return None;
+        }
+        let sp = memchr::memrchr(b' ', line)?;
+        let subject = &line[..sp];
+        if subject.is_empty() || subject.iter().any(|&b| is_blank(b) || b == b'\r') {
+            return None;
+        }
+        let total = parse_size(&line[sp + 1..])?;
+        if total > limits.max_payload {
+            return None;
+        }
+        let p = Pending { body: nl + 1, subject: (4, 4 + sp), reply: None, hdr: 0, total, is_hpub: false };
+        Some(self.finish_payload(buf, p))
     }
 
     fn parse_line<'a>(
