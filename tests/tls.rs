@@ -197,7 +197,7 @@ async fn async_nats_over_tls_each_mapping_path_and_refusal() {
         let c = tls_client(&s, &pki, Some(who)).await.unwrap_or_else(|e| panic!("{who}: {e}"));
         roundtrip(&c, subject).await;
     }
-    let e = tls_client(&s, &pki, Some("mallory")).await.err().expect("mallory is refused");
+    let Err(e) = tls_client(&s, &pki, Some("mallory")).await else { panic!("mallory is refused") };
     assert!(e.to_lowercase().contains("authorization violation"), "{e}");
     assert!(tls_client(&s, &pki, Some("untrusted")).await.is_err(), "untrusted CA");
     assert!(tls_client(&s, &pki, None).await.is_err(), "no client certificate");

@@ -237,7 +237,7 @@ fn timeout(v: &Node) -> Result<Duration, ConfigError> {
         }
         _ => return Err(bad()),
     };
-    if !secs.is_finite() || secs < 0.0 || secs > 1e6 {
+    if !secs.is_finite() || !(0.0..=1e6).contains(&secs) {
         return Err(ConfigError::at(&v.pos, format!("error parsing tls config, invalid timeout {secs}")));
     }
     Ok(Duration::from_secs_f64(secs))
