@@ -369,6 +369,33 @@ mod tests {
     }
 
     #[test]
+    fn certificate_names_the_user() {
+        let mut kate = user("CN=kate,O=Acme", "kpw");
+        kate.account = Some("A".into());
+        let cfg = AuthConfig {
+            users: vec![user("alice@example.org", ""), kate],
+            accounts: vec![AccountConfig { name: "A".into(), ..Default::default() }],
+            ..Default::default()
+        };
+        let a = Authenticator::new(&cfg).with_tls_map(true);
+        assert!(a.maps_certificates());
+        let alice = crate::tls::CertIdentity { emails: vec!["alice@example.org".into()], ..Default::default() };
+        let id = a.authenticate_with_cert(&co("{}"), None, Some(&alice)).expect("alice");
+        assert_eq!(id.user.as_deref(), Some("alice@example.org"));
+        let kate = crate::tls::CertIdentity {
+            has_subject: true,
+            dn: crate::tls::Dn::parse("O=Acme,CN=kate").map(|d| crate::tls::Dn(d.0.into_iter().rev().collect())),
+            rdn: "CN=kate,O=Acme".into(),
+            ..Default::default()
+        };
+        assert_eq!(a.authenticate_with_cert(&co(r#"{"pass":"kpw"}"#), None, Some(&kate)).expect("kate").account, "A");
+        assert!(matches!(a.authenticate_with_cert(&co("{}"), None, Some(&kate)), Err(AuthError::BadPassword(_))));
+        assert_eq!(a.authenticate_with_cert(&co(r#"{"user":"alice@example.org"}"#), None, None).unwrap_err(), AuthError::NoCertificate);
+        let nobody = crate::tls::CertIdentity { dns: vec!["x".into()], ..Default::default() };
+        assert!(matches!(a.authenticate_with_cert(&co("{}"), None, Some(&nobody)), Err(AuthError::CertNotMapped(_))));
+    }
+
+    #[test]
     fn nonces_differ() {
         assert_ne!(new_nonce(), new_nonce());
     }

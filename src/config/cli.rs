@@ -445,9 +445,6 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, Cl
 pub fn check_config(file: &Path) -> Result<Vec<ConfigWarning>, CliError> {
     let (o, w) = Options::from_file(file)?;
     o.validate().map_err(CliError::Invalid)?;
-    if let Some(t) = &o.tls {
-        crate::tls::ServerTls::new(t).map_err(|e| CliError::Invalid(e.to_string()))?;
-    }
     Ok(w)
 }
 

@@ -197,3 +197,12 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn tls_flags() {
+    assert_eq!(err("--tls"), "TLS Server certificate must be present and valid");
+    assert_eq!(err("--tls --tlscert c.pem"), "TLS Server private key must be present and valid");
+    assert!(err("--tlsverify --tlscert c.pem --tlskey k.pem").contains("--tlscacert"));
+    let e = err("--tls --tlscert /nonexistent/c.pem --tlskey /nonexistent/k.pem");
+    assert!(e.contains("error loading cert_file \"/nonexistent/c.pem\""), "{e}");
+}

@@ -348,6 +348,11 @@ impl Options {
         if self.write_deadline.is_zero() {
             return Err("write_deadline must be greater than zero".to_string());
         }
+        // As nats-server, the certificate files are loaded while checking the options,
+        // so `-t`, start and reload all refuse a TLS block whose files do not load.
+        if let Some(t) = &self.tls {
+            crate::tls::ServerTls::new(t).map_err(|e| e.to_string())?;
+        }
         Ok(())
     }
 }
