@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Side-by-side comparison of natrix and the reference nats-server on this machine.
 #
-#   perf/compare.sh [--quick] [--rounds N]
+#   perf/compare.sh [--quick] [--rounds N] [--tls-only]
+#
+# TLS scenarios (tlspubsub*, handshakes*) run against a second pair of servers with the
+# same `tls {}` block (a P-256 certificate made with openssl for this run).
 #
 # Builds natrix and natrix-bench (release), starts both servers on 127.0.0.1 with
 # equivalent settings, runs every scenario alternating A/B/A/B, takes the median of each
@@ -12,11 +15,13 @@ cd "$(dirname "$0")/.."
 
 rounds=3
 quick=0
+tls_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --rounds) rounds="$2"; shift ;;
-    *) echo "usage: $0 [--quick] [--rounds N]" >&2; exit 2 ;;
+    --tls-only) tls_only=1 ;;
+    *) echo "usage: $0 [--quick] [--rounds N] [--tls-only]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -42,13 +47,26 @@ for _ in range(50):
     try: s.bind(("127.0.0.1",p)); s.close(); print(p); break
     except OSError: pass'; }
 
-# start <natrix|nats-server>: sets $port and $pid
+# A CA and a server certificate for localhost/127.0.0.1 (P-256), and the tls block.
+command -v openssl >/dev/null || { echo "openssl not found (needed for the TLS scenarios)" >&2; exit 1; }
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=bench-ca \
+  -keyout "$work/ca-key.pem" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+  -keyout "$work/server-key.pem" -out "$work/server.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$work/ext.cnf"
+openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca-key.pem" -CAcreateserial -days 2 \
+  -extfile "$work/ext.cnf" -out "$work/server.pem" 2>/dev/null
+printf 'tls {\n  cert_file: "%s"\n  key_file: "%s"\n}\n' "$work/server.pem" "$work/server-key.pem" >"$work/tls.conf"
+
+# start <natrix|nats-server> [tls]: sets $port and $pid
 start() {
   port=$(free_port)
+  local conf=()
+  if [ "${2:-}" = tls ]; then conf=(-c "$work/tls.conf"); fi
   if [ "$1" = natrix ]; then
-    "$NATRIX" -a 127.0.0.1 -p "$port" >"$work/$1.log" 2>&1 &
+    "$NATRIX" -a 127.0.0.1 -p "$port" "${conf[@]}" >"$work/$1${2:-}.log" 2>&1 &
   else
-    nats-server -a 127.0.0.1 -p "$port" >"$work/$1.log" 2>&1 &
+    nats-server -a 127.0.0.1 -p "$port" "${conf[@]}" >"$work/$1${2:-}.log" 2>&1 &
   fi
   pid=$!
   pids+=("$pid")
@@ -76,22 +94,34 @@ scenarios=(
   "conns|conns --subs $((m * 1000))|1"
   "subs1M|subs --subs $((quick == 1 ? 200000 : 1000000))|1"
 )
+tls_scenarios=(
+  "tlspubsub16|pubsub --size 16 --msgs $((m * 600000))|0|tls"
+  "tlspubsub128|pubsub --size 128 --msgs $((m * 400000))|0|tls"
+  "handshakes1|handshakes --secs $s|0|tls"
+  "handshakes4|handshakes --secs $s --concurrency 4|0|tls"
+)
+if [ "$tls_only" = 1 ]; then scenarios=("${tls_scenarios[@]}"); else scenarios+=("${tls_scenarios[@]}"); fi
 
 results="$work/results.jsonl"
 : >"$results"
-for server in natrix nats-server; do start "$server"; eval "${server//-/_}_port=$port ${server//-/_}_pid=$pid"; done
+for server in natrix nats-server; do
+  if [ "$tls_only" = 0 ]; then start "$server"; eval "${server//-/_}_port=$port ${server//-/_}_pid=$pid"; fi
+  start "$server" tls; eval "${server//-/_}_tls_port=$port ${server//-/_}_tls_pid=$pid"
+done
 for round in $(seq "$rounds"); do
   for entry in "${scenarios[@]}"; do
-    IFS='|' read -r name args fresh <<<"$entry"
+    IFS='|' read -r name args fresh tls <<<"$entry"
+    extra=()
+    if [ "$tls" = tls ]; then extra=(--tls-ca "$work/ca.pem"); fi
     for server in natrix nats-server; do
-      var=${server//-/_}
+      var=${server//-/_}${tls:+_tls}
       if [ "$fresh" = 1 ]; then
-        stop "$(eval echo \$${var}_pid)"; start "$server"; eval "${var}_port=$port ${var}_pid=$pid"
+        stop "$(eval echo \$${var}_pid)"; start "$server" $tls; eval "${var}_port=$port ${var}_pid=$pid"
       fi
       p=$(eval echo \$${var}_port); sp=$(eval echo \$${var}_pid)
       hist="$work/lat-$server-$name-$round.csv"
       # shellcheck disable=SC2086
-      line=$("$BENCH" $args --port "$p" --server-pid "$sp" --json --hist-out "$hist") || line='{"error":"failed"}'
+      line=$("$BENCH" $args "${extra[@]}" --port "$p" --server-pid "$sp" --json --hist-out "$hist") || line='{"error":"failed"}'
       echo "{\"round\":$round,\"name\":\"$name\",\"server\":\"$server\",\"result\":$line}" >>"$results"
       printf '%-10s round %s %-12s %s\n' "$name" "$round" "$server" "$line" >&2
     done
@@ -100,7 +130,7 @@ done
 "$BENCH" ceiling --secs "$s" --json >"$work/ceiling.json"
 
 # Latency plot from the last round's single-requester run.
-"$BENCH" svg "natrix=$work/lat-natrix-reqrep1-$rounds.csv" "nats-server=$work/lat-nats-server-reqrep1-$rounds.csv" \
+[ "$tls_only" = 1 ] || "$BENCH" svg "natrix=$work/lat-natrix-reqrep1-$rounds.csv" "nats-server=$work/lat-nats-server-reqrep1-$rounds.csv" \
   >"$out_dir/$stamp-reqrep-latency.svg"
 
 python3 - "$results" "$work/ceiling.json" "$out_dir/$stamp" <<'PY'
@@ -123,7 +153,11 @@ metrics = [
   ("reqrep8", "requests/s", "rate", True), ("reqrep8", "p99 µs", "p99_us", False),
   ("wide100k", "published msgs/s", "rate", True),
   ("conns", "RSS bytes/conn", "rss_per_conn_bytes", False), ("subs1M", "RSS bytes/sub", "rss_per_sub_bytes", False),
+  ("tlspubsub16", "delivered msgs/s", "rate", True), ("tlspubsub16", "server CPU ns/msg", "server_cpu_ns_per_msg", False),
+  ("tlspubsub128", "delivered msgs/s", "rate", True), ("tlspubsub128", "server CPU ns/msg", "server_cpu_ns_per_msg", False),
+  ("handshakes1", "connections/s", "rate", True), ("handshakes4", "connections/s", "rate", True),
 ]
+metrics = [m for m in metrics if any(r["name"] == m[0] for r in rows)]
 table, data = [], {}
 for name, what, key, higher in metrics:
     med = {}
@@ -151,4 +185,4 @@ print(md)
 open(out + ".md", "w").write(md + "\n")
 json.dump({"metrics": data, "ceiling": ceiling, "runs": rows}, open(out + ".json", "w"), indent=1)
 PY
-echo "wrote $out_dir/$stamp.md, .json and -reqrep-latency.svg" >&2
+echo "wrote $out_dir/$stamp.md, .json (and -reqrep-latency.svg unless --tls-only)" >&2

@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod proto;
 pub mod server;
 pub mod subject;
+pub mod tls;
 
 /// The protocol version string natrix reports in INFO (it speaks the 2.9.10 dialect).
 pub const VERSION: &str = "2.9.10";

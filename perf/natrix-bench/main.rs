@@ -5,12 +5,15 @@
 //! natrix-bench <scenario> [--url 127.0.0.1:4222] [--size 16] [--secs 3] [--msgs N]
 //!              [--subs N] [--pubs N] [--concurrency C] [--server-pid PID] [--json]
 //!              [--hist-out FILE]
-//! scenarios: pub ingest pubsub fanout queue reqrep wide conns subs ceiling
+//!              [--tls --tls-ca FILE]
+//! scenarios: pub ingest pubsub fanout queue reqrep wide conns subs ceiling handshakes
+//! (with --tls: pubsub and handshakes over TLS)
 //! natrix-bench svg <label=file.csv>... > plot.svg
 //! ```
 mod client;
 mod latency;
 mod scenarios;
+mod tls;
 
 use scenarios::Outcome;
 use std::process::ExitCode;
@@ -29,12 +32,14 @@ struct Args {
     hist_out: Option<String>,
     user: Option<String>,
     pass: Option<String>,
+    tls: bool,
+    tls_ca: Option<String>,
     rest: Vec<String>,
 }
 
-const USAGE: &str = "usage: natrix-bench <pub|ingest|pubsub|fanout|queue|reqrep|wide|conns|subs|ceiling> \
+const USAGE: &str = "usage: natrix-bench <pub|ingest|pubsub|fanout|queue|reqrep|wide|conns|subs|ceiling|handshakes> \
 [--url host:port] [--size B] [--secs S] [--msgs N] [--subs N] [--pubs N] [--concurrency C] \
-[--server-pid PID] [--json] [--hist-out FILE] [--user U --pass P]\n       natrix-bench svg label=file.csv ... > plot.svg";
+[--server-pid PID] [--json] [--hist-out FILE] [--user U --pass P] [--tls --tls-ca FILE]\n       natrix-bench svg label=file.csv ... > plot.svg";
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
@@ -53,6 +58,8 @@ fn parse_args() -> Result<Args, String> {
         hist_out: None,
         user: None,
         pass: None,
+        tls: false,
+        tls_ca: None,
         rest: Vec::new(),
     };
     fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
@@ -73,6 +80,11 @@ fn parse_args() -> Result<Args, String> {
             "--hist-out" => a.hist_out = Some(it.next().ok_or("--hist-out needs a file")?),
             "--user" => a.user = Some(it.next().ok_or("--user needs a value")?),
             "--pass" => a.pass = Some(it.next().ok_or("--pass needs a value")?),
+            "--tls" => a.tls = true,
+            "--tls-ca" => {
+                a.tls_ca = Some(it.next().ok_or("--tls-ca needs a file")?);
+                a.tls = true;
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other if a.scenario == "svg" => a.rest.push(other.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -83,7 +95,20 @@ fn parse_args() -> Result<Args, String> {
 
 fn run(a: &Args) -> std::io::Result<Outcome> {
     let size = a.size.unwrap_or(16);
+    let tls = match (a.tls, &a.tls_ca) {
+        (false, _) => None,
+        (true, Some(ca)) => Some(tls::client_config(ca)?),
+        (true, None) => return Err(std::io::Error::other("--tls needs --tls-ca FILE (the CA of the server certificate)")),
+    };
+    if let Some(cfg) = &tls {
+        return match a.scenario.as_str() {
+            "pubsub" => tls::pubsub(&a.url, cfg, size, a.msgs.unwrap_or(1_000_000)),
+            "handshakes" => tls::handshakes(&a.url, Some(cfg), a.secs, a.concurrency),
+            other => Err(std::io::Error::other(format!("scenario {other:?} has no TLS variant (pubsub, handshakes)"))),
+        };
+    }
     match a.scenario.as_str() {
+        "handshakes" => tls::handshakes(&a.url, None, a.secs, a.concurrency),
         "pub" => scenarios::publish_only(&a.url, size, a.secs, a.pubs, 128),
         "ingest" => {
             let frame = size + 20;

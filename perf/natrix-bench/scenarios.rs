@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// Messages sent so far by the running scenario (read by the progress printer).
 pub static PROGRESS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn count_sent(n: u64) {
+pub(crate) fn count_sent(n: u64) {
     PROGRESS.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
 }
 
@@ -35,7 +35,7 @@ impl Outcome {
             0.0
         }
     }
-    fn note(&mut self, k: &str, v: impl ToString) {
+    pub(crate) fn note(&mut self, k: &str, v: impl ToString) {
         self.notes.push((k.to_string(), v.to_string()));
     }
 }

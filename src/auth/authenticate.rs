@@ -31,6 +31,10 @@ pub enum AuthError {
     BadToken,
     #[error("nkey signature missing or invalid for {0:?}")]
     BadSignature(String),
+    #[error("user required in a client certificate, but the connection has none")]
+    NoCertificate,
+    #[error("no user maps to the client certificate ({0})")]
+    CertNotMapped(String),
 }
 
 struct User {
@@ -44,9 +48,35 @@ pub struct Authenticator {
     by_name: HashMap<String, User>,
     by_nkey: HashMap<String, User>,
     default_permissions: Option<Arc<Permissions>>,
+    /// `tls.verify_and_map`: users come from the client certificate.
+    tls_map: bool,
+    /// User names that parse as LDAP DNs (for certificate subject matching).
+    user_dns: Vec<(String, crate::tls::Dn)>,
 }
 
 impl Authenticator {
+    /// Turns on `verify_and_map`: with users configured, the verified client
+    /// certificate names the user (nats-server's order, see `tls::identity`).
+    pub fn with_tls_map(mut self, on: bool) -> Authenticator {
+        self.tls_map = on;
+        self.user_dns = if on {
+            self.cfg
+                .users
+                .iter()
+                .filter_map(|u| u.user.as_deref())
+                .filter_map(|n| Some((n.to_string(), crate::tls::Dn::parse(n)?)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self
+    }
+
+    /// Whether users are mapped from client certificates.
+    pub fn maps_certificates(&self) -> bool {
+        self.tls_map && !self.by_name.is_empty()
+    }
+
     pub fn new(cfg: &AuthConfig) -> Authenticator {
         let account_defaults: HashMap<&str, Arc<Permissions>> = cfg
             .accounts
@@ -77,7 +107,7 @@ impl Authenticator {
                 (None, None) => {}
             }
         }
-        Authenticator { cfg: cfg.clone(), by_name, by_nkey, default_permissions }
+        Authenticator { cfg: cfg.clone(), by_name, by_nkey, default_permissions, tls_map: false, user_dns: Vec::new() }
     }
 
     /// Whether clients must send credentials.
@@ -99,6 +129,16 @@ impl Authenticator {
     }
 
     pub fn authenticate(&self, co: &ConnectOptions, nonce: Option<&[u8]>) -> Result<Identity, AuthError> {
+        self.authenticate_with_cert(co, nonce, None)
+    }
+
+    /// As `authenticate`, with the names of the verified client certificate (if any).
+    pub fn authenticate_with_cert(
+        &self,
+        co: &ConnectOptions,
+        nonce: Option<&[u8]>,
+        cert: Option<&crate::tls::CertIdentity>,
+    ) -> Result<Identity, AuthError> {
         if !self.required() {
             return Ok(Identity { user: None, account: global(), permissions: None });
         }
@@ -108,6 +148,18 @@ impl Authenticator {
                 verify_nkey(key, co.sig.as_deref(), nonce)?;
                 return Ok(identity(key, user));
             }
+        }
+        if self.maps_certificates() {
+            // The certificate names the user; a password configured for it is still checked.
+            let cert = cert.ok_or(AuthError::NoCertificate)?;
+            let n = cert
+                .map_user(|n| self.by_name.contains_key(n), &self.user_dns)
+                .ok_or_else(|| AuthError::CertNotMapped(cert.describe()))?;
+            let user = self.by_name.get(&n).ok_or_else(|| AuthError::UnknownUser(n.clone()))?;
+            if !password_ok(user.cfg.password.as_ref(), co.pass.as_deref()) {
+                return Err(AuthError::BadPassword(n));
+            }
+            return Ok(identity(&n, user));
         }
         if !self.by_name.is_empty() || !self.by_nkey.is_empty() {
             let mut name = co.user.as_deref();
@@ -314,6 +366,33 @@ mod tests {
         let plain = a.authenticate(&co(r#"{"user":"plain","pass":"p"}"#), None).expect("plain");
         assert!(plain.permissions.as_ref().expect("perms").can_publish(b"d"));
         assert!(!plain.permissions.as_ref().expect("perms").can_publish(b"o"));
+    }
+
+    #[test]
+    fn certificate_names_the_user() {
+        let mut kate = user("CN=kate,O=Acme", "kpw");
+        kate.account = Some("A".into());
+        let cfg = AuthConfig {
+            users: vec![user("alice@example.org", ""), kate],
+            accounts: vec![AccountConfig { name: "A".into(), ..Default::default() }],
+            ..Default::default()
+        };
+        let a = Authenticator::new(&cfg).with_tls_map(true);
+        assert!(a.maps_certificates());
+        let alice = crate::tls::CertIdentity { emails: vec!["alice@example.org".into()], ..Default::default() };
+        let id = a.authenticate_with_cert(&co("{}"), None, Some(&alice)).expect("alice");
+        assert_eq!(id.user.as_deref(), Some("alice@example.org"));
+        let kate = crate::tls::CertIdentity {
+            has_subject: true,
+            dn: crate::tls::Dn::parse("O=Acme,CN=kate").map(|d| crate::tls::Dn(d.0.into_iter().rev().collect())),
+            rdn: "CN=kate,O=Acme".into(),
+            ..Default::default()
+        };
+        assert_eq!(a.authenticate_with_cert(&co(r#"{"pass":"kpw"}"#), None, Some(&kate)).expect("kate").account, "A");
+        assert!(matches!(a.authenticate_with_cert(&co("{}"), None, Some(&kate)), Err(AuthError::BadPassword(_))));
+        assert_eq!(a.authenticate_with_cert(&co(r#"{"user":"alice@example.org"}"#), None, None).unwrap_err(), AuthError::NoCertificate);
+        let nobody = crate::tls::CertIdentity { dns: vec!["x".into()], ..Default::default() };
+        assert!(matches!(a.authenticate_with_cert(&co("{}"), None, Some(&nobody)), Err(AuthError::CertNotMapped(_))));
     }
 
     #[test]

@@ -73,6 +73,11 @@ enum Target {
     User,
     Pass,
     Auth,
+    Tls,
+    TlsVerify,
+    TlsCert,
+    TlsKey,
+    TlsCa,
     NotYet,
 }
 
@@ -101,11 +106,13 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
     (&["log_size_limit"], Kind::Int, Target::LogSizeLimit),
     (&["pass"], Kind::Str, Target::Pass),
     (&["auth"], Kind::Str, Target::Auth),
+    (&["tls"], Kind::Bool, Target::Tls),
+    (&["tlsverify"], Kind::Bool, Target::TlsVerify),
+    (&["tlscert"], Kind::Str, Target::TlsCert),
+    (&["tlskey"], Kind::Str, Target::TlsKey),
+    (&["tlscacert"], Kind::Str, Target::TlsCa),
     (
         &[
-            "tlscert",
-            "tlskey",
-            "tlscacert",
             "routes",
             "cluster",
             "cluster_name",
@@ -131,7 +138,7 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
         Target::NotYet,
     ),
     (
-        &["tls", "tlsverify", "no_advertise", "s", "syslog"],
+        &["no_advertise", "s", "syslog"],
         Kind::Bool,
         Target::NotYet,
     ),
@@ -176,7 +183,56 @@ struct Flags {
     user: Option<String>,
     pass: Option<String>,
     auth: Option<String>,
+    tls: TlsFlags,
     warnings: Vec<String>,
+}
+
+/// `--tls`, `--tlsverify`, `--tlscert`, `--tlskey`, `--tlscacert`.
+#[derive(Default)]
+struct TlsFlags {
+    tls: Option<bool>,
+    verify: Option<bool>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    ca: Option<PathBuf>,
+}
+
+impl TlsFlags {
+    fn any(&self) -> bool {
+        self.tls == Some(true) || self.verify == Some(true) || self.cert.is_some() || self.key.is_some() || self.ca.is_some()
+    }
+
+    /// Lays the flags over the file's `tls` block (or a fresh one), as nats-server's
+    /// `overrideTLS`: a certificate and a key are then required.
+    fn apply(self, o: &mut Options) -> Result<(), CliError> {
+        if !self.any() {
+            return Ok(());
+        }
+        let mut t = o.tls.take().unwrap_or_default();
+        if let Some(c) = self.cert {
+            t.cert_file = Some(c);
+        }
+        if let Some(k) = self.key {
+            t.key_file = Some(k);
+        }
+        if let Some(c) = self.ca {
+            t.ca_file = Some(c);
+        }
+        if let Some(v) = self.verify {
+            t.verify = v;
+        }
+        if t.cert_file.is_none() {
+            return Err(CliError::Invalid("TLS Server certificate must be present and valid".into()));
+        }
+        if t.key_file.is_none() {
+            return Err(CliError::Invalid("TLS Server private key must be present and valid".into()));
+        }
+        if t.verifies_clients() && t.ca_file.is_none() {
+            return Err(CliError::Invalid("--tlsverify needs --tlscacert (natrix does not use the system trust store for clients)".into()));
+        }
+        o.tls = Some(t);
+        Ok(())
+    }
 }
 
 enum Val {
@@ -276,6 +332,11 @@ fn apply(f: &mut Flags, name: &str, target: Target, val: Val) {
         (Target::LogSizeLimit, Val::Int(n)) => f.log_size_limit = Some(n),
         (Target::Pass, Val::Str(s)) => f.pass = Some(s),
         (Target::Auth, Val::Str(s)) => f.auth = Some(s),
+        (Target::Tls, _) => f.tls.tls = Some(b),
+        (Target::TlsVerify, _) => f.tls.verify = Some(b),
+        (Target::TlsCert, Val::Str(s)) => f.tls.cert = Some(PathBuf::from(s)),
+        (Target::TlsKey, Val::Str(s)) => f.tls.key = Some(PathBuf::from(s)),
+        (Target::TlsCa, Val::Str(s)) => f.tls.ca = Some(PathBuf::from(s)),
         (Target::Debug, _) => f.debug = Some(b),
         (Target::Trace, _) => f.trace = Some(b),
         (Target::DebugTrace, _) => {
@@ -393,6 +454,7 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, Cl
     if let Some(t) = f.auth {
         o.auth.token = Some(crate::auth::Secret(t));
     }
+    f.tls.apply(&mut o)?;
     o.apply_defaults();
     o.validate().map_err(CliError::Invalid)?;
     Ok(Command::Run {
@@ -442,13 +504,19 @@ Signal Options:
                                      it, the -P/config pid file, else the one natrix running
         --log_size_limit <bytes>     Rotate the log file past this size
 
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
+
 Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
 
 Accepted for compatibility with nats-server and ignored with a warning:
-    -ms/--https_port, --tls, --tlscert, --tlskey,
-    --tlsverify, --tlscacert, --routes, --cluster, --cluster_name, --cluster_listen,
+    -ms/--https_port, --routes, --cluster, --cluster_name, --cluster_listen,
     --cluster_advertise, --no_advertise, --connect_retries, --client_advertise,
     --ports_file_dir, -s/--syslog, -r/--remote_syslog,
     --max_traced_msg_len, --profile, -sd/--store_dir

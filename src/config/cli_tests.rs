@@ -111,14 +111,14 @@ fn commands() {
 fn jetstream_and_later_features() {
     assert!(err("-js").contains("JetStream"));
     assert!(err("--jetstream").contains("JetStream"));
-    let (o, w) = run("-js=false -sd /tmp/js -m 8222 --user a --pass b --tls --tlscert c.pem --routes nats://x:1 -p 5");
+    let (o, w) = run("-js=false -sd /tmp/js -m 8222 --user a --pass b --cluster_name c --no_advertise --routes nats://x:1 -p 5");
     assert_eq!(o.port, 5, "values of unsupported flags are consumed");
     assert_eq!(w.len(), 4, "{w:?} (--user/--pass/-m are supported)");
     assert_eq!(o.http_port, 8222);
     assert_eq!(o.auth.user.as_deref(), Some("a"));
     assert!(o.auth.password.is_some());
     assert!(w[0].contains("JetStream"));
-    assert_eq!(w[1], "flag -tls is not supported by natrix yet; ignored");
+    assert_eq!(w[1], "flag -cluster_name is not supported by natrix yet; ignored");
     assert!(err("-m abc").contains("parse error"));
 }
 
@@ -154,7 +154,7 @@ fn temp_conf(name: &str, body: &str) -> PathBuf {
 fn flags_override_the_file() {
     let f = temp_conf(
         "a.conf",
-        "listen: 127.0.0.2:4999\ndebug: true\nping_interval: \"5s\"\ntls {}\n",
+        "listen: 127.0.0.2:4999\ndebug: true\nping_interval: \"5s\"\nocsp {}\n",
     );
     let p = f.display().to_string();
     let (o, w) = run(&format!("-c {p}"));
@@ -166,7 +166,7 @@ fn flags_override_the_file() {
     assert_eq!(o.config_file.as_deref(), Some(f.as_path()));
     assert_eq!(w.len(), 1);
     assert!(
-        w[0].ends_with(":4:1: \"tls\" is not supported by natrix yet; ignored"),
+        w[0].ends_with(":4:1: \"ocsp\" is not supported by natrix yet; ignored"),
         "{w:?}"
     );
     // -p overrides the port and keeps the file's host.
@@ -216,4 +216,13 @@ mod prop {
             let _ = parse_args(v.into_iter().filter(|a| !a.starts_with("-c") && !a.starts_with("--c")));
         }
     }
+}
+
+#[test]
+fn tls_flags() {
+    assert_eq!(err("--tls"), "TLS Server certificate must be present and valid");
+    assert_eq!(err("--tls --tlscert c.pem"), "TLS Server private key must be present and valid");
+    assert!(err("--tlsverify --tlscert c.pem --tlskey k.pem").contains("--tlscacert"));
+    let e = err("--tls --tlscert /nonexistent/c.pem --tlskey /nonexistent/k.pem");
+    assert!(e.contains("error loading cert_file \"/nonexistent/c.pem\""), "{e}");
 }

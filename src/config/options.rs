@@ -50,6 +50,8 @@ pub struct Options {
     pub http_host: Option<String>,
     pub http_port: i32,
     pub http_base_path: String,
+    /// Client-port TLS (`tls {}` block, `--tls*` flags).
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 impl Default for Options {
@@ -80,6 +82,7 @@ impl Default for Options {
             http_host: None,
             http_port: 0,
             http_base_path: String::new(),
+            tls: None,
         }
     }
 }
@@ -112,7 +115,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "max_traced_msg_len",
     "max_sub_tokens",
     "max_subscription_tokens",
-    "tls",
     "ocsp",
     "allow_non_tls",
     "operator",
@@ -253,6 +255,7 @@ impl Options {
             }
             "http_port" | "monitor_port" => self.http_port = int_in(k, v, -1, 65535)? as i32,
             "http_base_path" => self.http_base_path = string(k, v)?,
+            "tls" => self.tls = Some(crate::tls::parse_tls_block(v, warnings)?),
             "authorization" => crate::auth::config::parse_authorization(v, &mut self.auth)?,
             "accounts" => crate::auth::config::parse_accounts(v, &mut self.auth)?,
             "no_auth_user" => self.auth.no_auth_user = Some(string(k, v)?),
@@ -346,6 +349,11 @@ impl Options {
         }
         if self.write_deadline.is_zero() {
             return Err("write_deadline must be greater than zero".to_string());
+        }
+        // As nats-server, the certificate files are loaded while checking the options,
+        // so `-t`, start and reload all refuse a TLS block whose files do not load.
+        if let Some(t) = &self.tls {
+            crate::tls::ServerTls::new(t).map_err(|e| e.to_string())?;
         }
         Ok(())
     }

@@ -182,7 +182,7 @@ fn jetstream_is_refused() {
 
 #[test]
 fn later_features_warn() {
-    let src = "port: 4222\ntls {\n  cert_file: x\n}\nauthorization { users: [{user: a, password: b}] }\nhttp_port: 8222\n\
+    let src = "port: 4222\nocsp {\n  mode: x\n}\nauthorization { users: [{user: a, password: b}] }\nhttp_port: 8222\n\
                cluster { listen: 0.0.0.0:6222 }\nleafnodes {}\naccounts {}\nmappings {}\ngateway {}\n\
                websocket {}\nmqtt {}\nsystem_account: SYS\nno_auth_user: a\nserver_tags: [a]\ntrace_verbose: true\n";
     let (o, w) = load(src);
@@ -190,7 +190,7 @@ fn later_features_warn() {
     let text: Vec<String> = w.iter().map(ToString::to_string).collect();
     assert_eq!(
         text[0],
-        "t.conf:2:1: \"tls\" is not supported by natrix yet; ignored"
+        "t.conf:2:1: \"ocsp\" is not supported by natrix yet; ignored"
     );
     assert_eq!(
         text[1],

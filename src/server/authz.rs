@@ -18,7 +18,7 @@ impl Core {
     pub(super) fn authenticate(&mut self, slot: u32, opts: &ConnectOptions) -> bool {
         let Some(c) = self.conn(slot) else { return false };
         let nonce = c.nonce.as_deref().map(str::as_bytes);
-        match self.auth.authenticate(opts, nonce) {
+        match self.auth.authenticate_with_cert(opts, nonce, c.cert.as_deref()) {
             Ok(id) => {
                 let account = self.shared.accounts.get_or_create(&id.account);
                 self.ensure_account(account.id);
@@ -99,7 +99,7 @@ impl Core {
             let creds = c.creds.as_deref().cloned().unwrap_or_default();
             let nonce = c.nonce.as_deref().map(str::as_bytes);
             let (old_account, addr, cid) = (c.account, c.addr, c.cid);
-            match self.auth.authenticate(&creds, nonce) {
+            match self.auth.authenticate_with_cert(&creds, nonce, c.cert.as_deref()) {
                 Err(e) => {
                     crate::debug!("{addr} - cid:{cid} - re-authentication after reload failed: {e}");
                     self.send_err(slot, "Authorization Violation");

@@ -23,6 +23,7 @@ pub enum CloseReason {
     SlowConsumerPending,
     SlowConsumerWriteDeadline,
     ServerShutdown,
+    TlsHandshakeFailure,
 }
 
 impl CloseReason {
@@ -44,6 +45,7 @@ impl CloseReason {
             CloseReason::SlowConsumerPending => "Slow Consumer (Pending Bytes)",
             CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
         }
     }
 
@@ -56,6 +58,7 @@ impl CloseReason {
                 | CloseReason::SlowConsumerWriteDeadline
                 | CloseReason::ReadError
                 | CloseReason::WriteError
+                | CloseReason::TlsHandshakeFailure
         )
     }
 }
@@ -180,6 +183,10 @@ pub struct Conn {
     pub nonce: Option<Box<str>>,
     /// A client that has not sent CONNECT by then is dropped (only with auth).
     pub auth_deadline: Option<Instant>,
+    /// A TLS connection whose handshake is not done by then is dropped.
+    pub tls_deadline: Option<Instant>,
+    /// The names in the verified client certificate (TLS with client verification).
+    pub cert: Option<Box<crate::tls::CertIdentity>>,
     /// Credentials from CONNECT, kept to re-authenticate on reload (only with auth).
     pub creds: Option<Box<crate::proto::ConnectOptions>>,
     /// Compiled permissions and their per-connection state (`None` = unrestricted).
@@ -225,6 +232,8 @@ impl Conn {
             user: None,
             nonce: None,
             auth_deadline: None,
+            tls_deadline: None,
+            cert: None,
             creds: None,
             perms: None,
             rtt_ns: 0,

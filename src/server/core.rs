@@ -55,6 +55,8 @@ pub struct Core {
     pub(super) tracing: bool,
     /// Who may connect (from the options in force).
     pub auth: Arc<crate::auth::Authenticator>,
+    /// Client TLS in force (new connections use it).
+    pub tls: Option<Arc<crate::tls::ServerTls>>,
     /// Server INFO fields shared by every connection.
     info: proto::ServerInfo,
 }
@@ -66,8 +68,10 @@ impl Core {
         let opts_gen = shared.live_gen.load(Ordering::Acquire);
         let limits = limits_of(&opts);
         let auth = shared.authenticator();
+        let tls = shared.tls();
         let mut info = super::info::template(&shared, &opts);
         info.auth_required = auth.advertise_required();
+        set_tls_info(&mut info, tls.as_deref());
         Core {
             id,
             shared,
@@ -86,6 +90,7 @@ impl Core {
             cycle: CycleStats::default(),
             info,
             auth,
+            tls,
             opts,
             opts_gen,
             tracing: crate::logging::trace_enabled(),
@@ -118,6 +123,7 @@ impl Core {
         self.opts = self.shared.live_options();
         self.limits = limits_of(&self.opts);
         self.auth = self.shared.authenticator();
+        self.tls = self.shared.tls();
         self.accounts = self.shared.accounts.snapshot();
         self.refresh_routes();
         while self.caches.len() < self.accounts.len() {
@@ -125,6 +131,7 @@ impl Core {
         }
         self.info = super::info::template(&self.shared, &self.opts);
         self.info.auth_required = self.auth.advertise_required();
+        set_tls_info(&mut self.info, self.tls.as_deref());
         self.reauthorize_all();
     }
 
@@ -151,8 +158,10 @@ impl Core {
             conn.nonce = Some(crate::auth::new_nonce().into());
         }
         if self.auth.required() {
-            let timeout = self.auth.config().timeout.unwrap_or(DEFAULT_AUTH_TIMEOUT);
-            conn.auth_deadline = Some(now + timeout);
+            conn.auth_deadline = Some(now + self.auth_timeout());
+        }
+        if let Some(tls) = &self.tls {
+            conn.tls_deadline = Some(now + tls.opts.timeout);
         }
         super::info::write_info(&mut conn.out.buf, &self.info, cid, addr, conn.nonce.as_deref());
         self.conns[slot as usize] = Some(conn);
@@ -165,6 +174,28 @@ impl Core {
             self.mark_dirty(slot);
         }
         slot
+    }
+
+    /// `authorization.timeout`, else nats-server's default (the TLS timeout plus one
+    /// second when TLS is on).
+    pub(super) fn auth_timeout(&self) -> Duration {
+        let default = self.tls.as_ref().map_or(DEFAULT_AUTH_TIMEOUT, |t| t.opts.default_auth_timeout());
+        self.auth.config().timeout.unwrap_or(default)
+    }
+
+    /// The TLS handshake finished: the handshake deadline is off, the client
+    /// certificate's names are kept for authentication, and the authentication timer
+    /// starts now (nats-server starts it after TLS).
+    pub fn tls_established(&mut self, slot: u32, cert: Option<crate::tls::CertIdentity>) {
+        let deadline = self.now + self.auth_timeout();
+        let required = self.auth.required();
+        let Some(c) = self.conn_mut(slot) else { return };
+        c.tls_deadline = None;
+        c.cert = cert.map(Box::new);
+        if required && !c.connected {
+            c.auth_deadline = Some(deadline);
+        }
+        self.mark_dirty(slot);
     }
 
     /// Queues `slot` for writing at the end of the cycle.
@@ -386,6 +417,11 @@ impl Core {
             if c.closing.is_some() {
                 continue;
             }
+            if c.tls_deadline.is_some_and(|d| now >= d) {
+                // The peer cannot read a plain-text -ERR: it just sees the close.
+                self.close(slot, CloseReason::TlsHandshakeFailure);
+                continue;
+            }
             if let Some(since) = c.stalled_since {
                 if now.duration_since(since) >= write_deadline {
                     self.close(slot, CloseReason::SlowConsumerWriteDeadline);
@@ -425,6 +461,12 @@ impl Core {
         let base = self.opts.ping_interval.min(Duration::from_secs(2));
         base + base.mul_f64((rand % 1000) as f64 / 5000.0)
     }
+}
+
+/// INFO's `tls_required` and `tls_verify` (natrix has no `allow_non_tls`).
+fn set_tls_info(info: &mut proto::ServerInfo, tls: Option<&crate::tls::ServerTls>) {
+    info.tls_required = tls.is_some();
+    info.tls_verify = tls.is_some_and(|t| t.opts.verifies_clients());
 }
 
 fn limits_of(opts: &Options) -> Limits {

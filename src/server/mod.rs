@@ -22,6 +22,8 @@ pub mod shared;
 pub mod sids;
 mod trace;
 pub mod snapshot;
+mod tls_io;
+pub mod transport;
 pub mod worker;
 
 use crate::config::Options;
@@ -90,6 +92,7 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
         wakers.push(mio::Waker::new(poll.registry(), worker::WAKER)?);
         polls.push(poll);
     }
+    let tls = shared::build_tls(&opts).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     let server_id = new_server_id();
     let server_name = opts.server_name.clone().unwrap_or_else(|| server_id.clone());
     let shared = Arc::new(Shared {
@@ -97,7 +100,8 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
         info_port: port,
         live: parking_lot::RwLock::new(Arc::new(opts.clone())),
         live_gen: AtomicU64::new(0),
-        authenticator: parking_lot::RwLock::new(Arc::new(crate::auth::Authenticator::new(&opts.auth))),
+        authenticator: parking_lot::RwLock::new(Arc::new(shared::build_authenticator(&opts))),
+        tls: parking_lot::RwLock::new(tls),
         opts,
         accounts: account::AccountTable::new(),
         server_id,

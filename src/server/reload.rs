@@ -19,9 +19,11 @@ pub fn reload(shared: &Shared, args: &[String]) -> Result<Vec<String>, String> {
     new.validate()?;
     let old = shared.live_options();
     check_reloadable(&old, &new)?;
+    // Certificates are read again; a bad file refuses the reload.
+    let tls = super::shared::build_tls(&new).map_err(|e| e.to_string())?;
     crate::logging::set_levels(new.debug, new.trace);
     super::imports::install(&shared.accounts, &new.auth);
-    shared.set_live_options(new);
+    shared.set_live_options(new, tls);
     Ok(warnings)
 }
 

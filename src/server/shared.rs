@@ -60,6 +60,9 @@ pub struct Shared {
     pub live_gen: AtomicU64,
     /// Built from the live options' auth section; replaced with them.
     pub authenticator: RwLock<Arc<crate::auth::Authenticator>>,
+    /// Client TLS built from the live options (`None` without TLS); replaced with them.
+    /// Each new connection takes the configuration in force when it is accepted.
+    pub tls: RwLock<Option<Arc<crate::tls::ServerTls>>>,
     pub accounts: AccountTable,
     pub server_id: String,
     pub server_name: String,
@@ -103,13 +106,19 @@ impl Shared {
         self.authenticator.read().clone()
     }
 
+    pub fn tls(&self) -> Option<Arc<crate::tls::ServerTls>> {
+        self.tls.read().clone()
+    }
+
     pub fn live_options(&self) -> Arc<Options> {
         self.live.read().clone()
     }
 
-    /// Puts reloaded options in force and tells every worker.
-    pub fn set_live_options(&self, opts: Options) {
-        *self.authenticator.write() = Arc::new(crate::auth::Authenticator::new(&opts.auth));
+    /// Puts reloaded options (and the TLS configuration built from them) in force and
+    /// tells every worker.
+    pub fn set_live_options(&self, opts: Options, tls: Option<Arc<crate::tls::ServerTls>>) {
+        *self.authenticator.write() = Arc::new(build_authenticator(&opts));
+        *self.tls.write() = tls;
         *self.live.write() = Arc::new(opts);
         self.live_gen.fetch_add(1, Ordering::AcqRel);
         for i in 0..self.wakers.len() {
@@ -168,4 +177,16 @@ impl Shared {
             self.wake(i);
         }
     }
+}
+
+/// The authenticator for `opts` (auth config, plus certificate mapping with
+/// `tls.verify_and_map`).
+pub fn build_authenticator(opts: &Options) -> crate::auth::Authenticator {
+    let map = opts.tls.as_ref().is_some_and(|t| t.verify_and_map);
+    crate::auth::Authenticator::new(&opts.auth).with_tls_map(map)
+}
+
+/// The rustls server configuration for `opts`, if TLS is configured.
+pub fn build_tls(opts: &Options) -> Result<Option<Arc<crate::tls::ServerTls>>, crate::tls::TlsError> {
+    opts.tls.as_ref().map(|t| crate::tls::ServerTls::new(t).map(Arc::new)).transpose()
 }

@@ -5,9 +5,10 @@ use super::batch::Batch;
 use super::conn::{CloseReason, MAX_READ, MIN_READ};
 use super::core::Core;
 use super::shared::Shared;
-use mio::net::{TcpListener, TcpStream};
+use super::transport::Transport;
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,15 +19,15 @@ pub const WAKER: Token = Token(usize::MAX - 1);
 /// Housekeeping period: ping timers, write deadlines, idle buffer release.
 const TICK: Duration = Duration::from_millis(100);
 /// Bytes read from one connection per cycle before others get their turn.
-const READ_BUDGET: usize = 512 * 1024;
+pub(super) const READ_BUDGET: usize = 512 * 1024;
 
 pub struct Worker {
     pub core: Core,
     poll: Poll,
     listener: Option<TcpListener>,
-    sockets: Vec<Option<TcpStream>>,
+    pub(super) sockets: Vec<Option<Transport>>,
     /// Connections that hit the read budget and may have more to read.
-    more_to_read: Vec<u32>,
+    pub(super) more_to_read: Vec<u32>,
     inbox_scratch: Vec<Batch>,
     lame_duck: super::lame_duck::LameDuck,
 }
@@ -126,10 +127,15 @@ impl Worker {
                         self.core.remove(slot);
                         continue;
                     }
+                    // (A dropped socket leaves the poll when its descriptor closes.)
+                    let Some(transport) = self.wrap_socket(slot, sock) else {
+                        self.core.remove(slot);
+                        continue;
+                    };
                     if self.sockets.len() <= slot as usize {
                         self.sockets.resize_with(slot as usize + 1, || None);
                     }
-                    self.sockets[slot as usize] = Some(sock);
+                    self.sockets[slot as usize] = Some(transport);
                     crate::debug!("{addr} - cid:{} - Client connection created", self.cid(slot));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -154,7 +160,11 @@ impl Worker {
     fn read_conn(&mut self, slot: u32, eof: bool) {
         let mut budget = READ_BUDGET;
         loop {
-            let Some(sock) = self.sockets.get_mut(slot as usize).and_then(Option::as_mut) else { return };
+            let sock = match self.sockets.get_mut(slot as usize).and_then(Option::as_mut) {
+                Some(Transport::Plain(sock)) => sock,
+                Some(Transport::Tls(_)) => return self.read_tls(slot),
+                None => return,
+            };
             let Some(conn) = self.core.conns.get_mut(slot as usize).and_then(Option::as_mut) else { return };
             if conn.closing.is_some() {
                 return;
@@ -240,7 +250,7 @@ impl Worker {
         }
         let Some(sock) = self.sockets.get_mut(slot as usize).and_then(Option::as_mut) else { return };
         let before = conn.out.pending();
-        match write_out(sock, &mut conn.out) {
+        match sock.write_out(&mut conn.out) {
             Ok(true) => conn.stalled_since = None,
             // The write deadline measures time without progress, not time to drain.
             Ok(false) if conn.out.pending() < before => conn.stalled_since = Some(now),
@@ -257,12 +267,16 @@ impl Worker {
             let sock = self.sockets.get_mut(slot as usize).and_then(Option::take);
             let conn = self.core.remove(slot);
             if let (Some(mut sock), Some(mut conn)) = (sock, conn) {
-                if reason.flushes() && conn.out.pending() > 0 {
-                    let _ = write_out(&mut sock, &mut conn.out);
+                if reason.flushes() {
+                    if conn.out.pending() > 0 {
+                        let _ = sock.write_out(&mut conn.out);
+                    }
+                    sock.close_notify();
                 }
                 let info = self.core.conn_info(&conn, true, Some(reason));
                 self.core.shared.remember_closed(info);
-                let _ = self.poll.registry().deregister(&mut sock);
+                let sock = sock.sock_mut();
+                let _ = self.poll.registry().deregister(sock);
                 let _ = sock.shutdown(std::net::Shutdown::Both);
                 crate::debug!("{} - cid:{} - Client connection closed: {}", conn.addr, conn.cid, reason.as_str());
             }
@@ -325,16 +339,3 @@ impl Worker {
     }
 }
 
-/// Writes as much queued output as the socket takes. `Ok(true)` when all of it went.
-fn write_out(sock: &mut TcpStream, out: &mut super::conn::OutBuf) -> io::Result<bool> {
-    while out.pending() > 0 {
-        match sock.write(out.unwritten()) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => out.consume(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(true)
-}
