@@ -134,6 +134,9 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
         None
     };
     info!("Listening for client connections on {}", handle.addr);
+    if handle.shared.tls().is_some() {
+        info!("TLS required for client connections");
+    }
     info!("Server is ready");
 
     let shared = handle.shared.clone();

@@ -321,3 +321,38 @@ async fn tls_flags_without_client_verification() {
     let c = tls_client(&s, &pki, None).await.expect("TLS without a client certificate");
     roundtrip(&c, "plain.tls").await;
 }
+
+/// `/connz` shows the negotiated version and suite, `/varz` that TLS is required and
+/// verified, and `auth=1` the user a certificate mapped to (natrix's monitor; nats-server
+/// shows the same fields).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitoring_shows_tls_sessions() {
+    let pki = Pki::new();
+    let conf = map_conf(&pki);
+    let s = TestServer::start_on(common::target(), Some(&conf), &["-m", "-1"]);
+    let http = {
+        let log = s.log();
+        let line = log.lines().find(|l| l.contains("Starting http monitor on")).expect("monitor line").to_string();
+        line.rsplit(':').next().and_then(|p| p.trim().parse::<u16>().ok()).expect("monitor port")
+    };
+    let c = tls_client(&s, &pki, Some("alice")).await.expect("alice connects");
+    roundtrip(&c, "id.alice").await;
+    let get = |path: &str| -> serde_json::Value {
+        use std::io::{Read, Write};
+        let mut sock = std::net::TcpStream::connect(("127.0.0.1", http)).expect("monitor");
+        write!(sock, "GET {path} HTTP/1.0\r\n\r\n").expect("request");
+        let mut body = String::new();
+        sock.read_to_string(&mut body).expect("response");
+        let json = body.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    };
+    let varz = get("/varz");
+    assert_eq!(varz["tls_required"], true, "{varz:#}");
+    assert_eq!(varz["tls_verify"], true);
+    let connz = get("/connz?auth=1");
+    let conn = &connz["connections"][0];
+    assert_eq!(conn["tls_version"], "1.3", "{connz:#}");
+    assert!(conn["tls_cipher_suite"].as_str().is_some_and(|s| s.starts_with("TLS_")), "{connz:#}");
+    assert_eq!(conn["authorized_user"], "alice@example.org");
+    assert_eq!(conn["account"], "SAN");
+}

@@ -32,6 +32,10 @@ pub struct Varz {
     port: u16,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
     max_connections: usize,
     #[serde(skip_serializing_if = "is_zero_u32")]
     max_subscriptions: u32,
@@ -86,6 +90,7 @@ fn is_zero_u32(n: &u32) -> bool {
 pub fn varz(shared: &Shared, started: SystemTime, http_stats: std::collections::BTreeMap<String, u64>) -> Varz {
     let o = shared.live_options();
     let auth = shared.authenticator();
+    let tls = shared.tls();
     let st = &shared.stats;
     let now = SystemTime::now();
     let workers = shared.inboxes.len();
@@ -98,6 +103,8 @@ pub fn varz(shared: &Shared, started: SystemTime, http_stats: std::collections::
         host: o.host.clone(),
         port: shared.info_port,
         auth_required: auth.advertise_required(),
+        tls_required: tls.is_some(),
+        tls_verify: tls.as_ref().is_some_and(|t| t.opts.verifies_clients()),
         max_connections: o.max_connections,
         max_subscriptions: o.max_subscriptions,
         ping_interval: o.ping_interval.as_nanos(),
@@ -116,7 +123,7 @@ pub fn varz(shared: &Shared, started: SystemTime, http_stats: std::collections::
         mqtt: Empty {},
         websocket: Empty {},
         jetstream: Empty {},
-        tls_timeout: 2.0,
+        tls_timeout: tls.as_ref().map_or(2.0, |t| t.opts.timeout.as_secs_f64()),
         write_deadline: o.write_deadline.as_nanos(),
         start: rfc3339(started),
         now: rfc3339(now),
@@ -190,6 +197,10 @@ struct ConnzEntry {
     lang: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_cipher_suite: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     authorized_user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -287,6 +298,8 @@ pub fn connz(shared: &Shared, q: &Query) -> Result<Connz, String> {
             name: c.name,
             lang: c.lang,
             version: c.version,
+            tls_version: c.tls.as_ref().map(|t| t.version),
+            tls_cipher_suite: c.tls.map(|t| t.cipher_suite),
             authorized_user: if with_auth { c.user } else { None },
             // nats-server names the account only when it is not the global one.
             account: (with_auth && c.account != crate::server::account::GLOBAL_ACCOUNT).then(|| c.account.clone()),

@@ -63,6 +63,13 @@ impl CloseReason {
     }
 }
 
+/// What a TLS connection negotiated, in nats-server's /connz terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSession {
+    pub version: &'static str,
+    pub cipher_suite: String,
+}
+
 /// Outbound bytes: one contiguous buffer written from `head`. Starts with no allocation
 /// so that idle connections cost nothing here; it is released again when idle.
 #[derive(Default)]
@@ -187,6 +194,8 @@ pub struct Conn {
     pub tls_deadline: Option<Instant>,
     /// The names in the verified client certificate (TLS with client verification).
     pub cert: Option<Box<crate::tls::CertIdentity>>,
+    /// The negotiated TLS version and cipher suite (for /connz), once the handshake is done.
+    pub tls_session: Option<Box<TlsSession>>,
     /// Credentials from CONNECT, kept to re-authenticate on reload (only with auth).
     pub creds: Option<Box<crate::proto::ConnectOptions>>,
     /// Compiled permissions and their per-connection state (`None` = unrestricted).
@@ -233,6 +242,7 @@ impl Conn {
             nonce: None,
             auth_deadline: None,
             tls_deadline: None,
+            tls_session: None,
             cert: None,
             creds: None,
             perms: None,

@@ -186,12 +186,13 @@ impl Core {
     /// The TLS handshake finished: the handshake deadline is off, the client
     /// certificate's names are kept for authentication, and the authentication timer
     /// starts now (nats-server starts it after TLS).
-    pub fn tls_established(&mut self, slot: u32, cert: Option<crate::tls::CertIdentity>) {
+    pub fn tls_established(&mut self, slot: u32, cert: Option<crate::tls::CertIdentity>, session: super::conn::TlsSession) {
         let deadline = self.now + self.auth_timeout();
         let required = self.auth.required();
         let Some(c) = self.conn_mut(slot) else { return };
         c.tls_deadline = None;
         c.cert = cert.map(Box::new);
+        c.tls_session = Some(Box::new(session));
         if required && !c.connected {
             c.auth_deadline = Some(deadline);
         }

@@ -31,6 +31,7 @@ pub struct ConnInfo {
     pub idle: Duration,
     /// Accept-to-CONNECT time, nats-server's RTT estimate (`None` before CONNECT).
     pub rtt: Option<Duration>,
+    pub tls: Option<super::conn::TlsSession>,
     pub pending_bytes: u64,
     pub in_msgs: u64,
     pub out_msgs: u64,
@@ -89,6 +90,7 @@ impl Core {
             cid: c.cid,
             ip: c.addr.ip().to_string(),
             port: c.addr.port(),
+            tls: c.tls_session.as_deref().cloned(),
             rtt: (c.rtt_ns > 0).then(|| std::time::Duration::from_nanos(c.rtt_ns)),
             start: wall(c.start, now, now_wall),
             last_activity: wall(c.last_activity, now, now_wall),

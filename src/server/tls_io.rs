@@ -1,6 +1,6 @@
 //! The worker's TLS paths: wrapping an accepted socket, reading through rustls, and
 //! handing the verified client certificate to the core when the handshake ends.
-use super::conn::CloseReason;
+use super::conn::{CloseReason, TlsSession};
 use super::transport::{TlsStream, Transport, TLS_HANDSHAKE_RECORD};
 use super::worker::{Worker, READ_BUDGET};
 use mio::net::TcpStream;
@@ -126,7 +126,20 @@ impl Worker {
                 None
             }
         };
-        self.core.tls_established(slot, cert);
+        let session = TlsSession {
+            version: match t.tls.protocol_version() {
+                Some(rustls::ProtocolVersion::TLSv1_3) => "1.3",
+                Some(rustls::ProtocolVersion::TLSv1_2) => "1.2",
+                _ => "unknown",
+            },
+            // Go's names: TLS 1.3 suites are `TLS_AES_…`, rustls calls them `TLS13_AES_…`.
+            cipher_suite: t
+                .tls
+                .negotiated_cipher_suite()
+                .and_then(|s| s.suite().as_str())
+                .map_or_else(String::new, |n| n.replacen("TLS13_", "TLS_", 1)),
+        };
+        self.core.tls_established(slot, cert, session);
         true
     }
 }
