@@ -99,7 +99,7 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
         natrix::debug!("open files limit: {n}");
     }
     let pid_file = opts.pid_file.clone();
-    let (opts_http_host, opts_http_port) = (opts.http_host.clone(), opts.http_port);
+    let (opts_http_host, opts_http_port, opts_https_port) = (opts.http_host.clone(), opts.http_port, opts.https_port);
     let handle = match server::start(opts) {
         Ok(h) => h,
         Err(e) => {
@@ -118,7 +118,7 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
         }
     }
     let monitor = if opts_http_port != 0 {
-        let host = opts_http_host.unwrap_or_else(|| handle.shared.opts.host.clone());
+        let host = opts_http_host.clone().unwrap_or_else(|| handle.shared.opts.host.clone());
         match natrix::monitor::start(handle.shared.clone(), &host, opts_http_port) {
             Ok(m) => {
                 info!("Starting http monitor on {}", m.addr);
@@ -126,6 +126,22 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
             }
             Err(e) => {
                 error!("Can't listen on the monitor port: {e}");
+                handle.shutdown();
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
+    let https_monitor = if opts_https_port != 0 {
+        let host = opts_http_host.clone().unwrap_or_else(|| handle.shared.opts.host.clone());
+        match natrix::monitor::https::start(handle.shared.clone(), &host, opts_https_port) {
+            Ok(m) => {
+                info!("Starting https monitor on {}", m.addr);
+                Some(m)
+            }
+            Err(e) => {
+                error!("Can't listen on the https monitor port: {e}");
                 handle.shutdown();
                 return ExitCode::from(1);
             }
@@ -183,6 +199,9 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
     });
     handle.join();
     if let Some(m) = monitor {
+        m.stop();
+    }
+    if let Some(m) = https_monitor {
         m.stop();
     }
     info!("Server Exiting..");

@@ -252,3 +252,13 @@ fn example_config_in_docs_is_valid() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("warning"), "the example should use only supported keys: {err}");
 }
+
+#[test]
+fn https_monitoring_without_tls_is_a_config_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("https.conf");
+    std::fs::write(&conf, "https_port: 8443\n").expect("write conf");
+    let (code, err) = run(&["-t", "-c", conf.to_str().expect("utf8")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("https monitoring") && err.contains("needs TLS"), "{err}");
+}

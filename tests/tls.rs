@@ -356,3 +356,47 @@ async fn monitoring_shows_tls_sessions() {
     assert_eq!(conn["authorized_user"], "alice@example.org");
     assert_eq!(conn["account"], "SAN");
 }
+
+/// One GET over TLS to the https monitor: the body, or the error that stopped it.
+fn https_get(port: u16, cfg: std::sync::Arc<rustls::ClientConfig>, path: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let sock = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+    let conn = rustls::ClientConnection::new(cfg, name).map_err(|e| e.to_string())?;
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    write!(tls, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut resp = Vec::new();
+    match tls.read_to_end(&mut resp) {
+        Ok(_) => {}
+        Err(e) if !resp.is_empty() && e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| format!("no response head: {text}"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(head.to_string());
+    }
+    Ok(body.to_string())
+}
+
+#[test]
+fn https_monitor_uses_the_tls_block() {
+    if common::target() != Target::Natrix {
+        eprintln!("skipped: natrix's https monitor (nats-server's is checked by hand)");
+        return;
+    }
+    let pki = Pki::new();
+    let s = TestServer::start_on(Target::Natrix, Some(&map_conf(&pki)), &["-ms", "-1"]);
+    let log = s.log();
+    let line = log.lines().find(|l| l.contains("Starting https monitor on")).expect("https monitor line");
+    let port: u16 = line.rsplit(':').next().and_then(|p| p.trim().parse().ok()).expect("port");
+    let ca = &pki.ca.pem.cert;
+    let body = https_get(port, client_config(ca, Some(pki.client("alice"))), "/varz").expect("GET /varz over TLS");
+    let varz: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(varz["tls_required"], true);
+    // The block verifies clients: no certificate, no monitoring.
+    assert!(https_get(port, client_config(ca, None), "/varz").is_err());
+    let healthz = https_get(port, client_config(ca, Some(pki.client("bob"))), "/healthz").expect("healthz");
+    assert!(healthz.contains("\"ok\""), "{healthz}");
+}

@@ -68,6 +68,7 @@ enum Target {
     JetStream,
     HelpTls,
     HttpPort,
+    HttpsPort,
     Signal,
     LogSizeLimit,
     User,
@@ -102,6 +103,7 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
     (&["help_tls"], Kind::Bool, Target::HelpTls),
     (&["user"], Kind::Str, Target::User),
     (&["m", "http_port"], Kind::Int, Target::HttpPort),
+    (&["ms", "https_port"], Kind::Int, Target::HttpsPort),
     (&["sl", "signal"], Kind::Str, Target::Signal),
     (&["log_size_limit"], Kind::Int, Target::LogSizeLimit),
     (&["pass"], Kind::Str, Target::Pass),
@@ -128,8 +130,6 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
     ),
     (
         &[
-            "ms",
-            "https_port",
             "connect_retries",
             "max_traced_msg_len",
             "profile",
@@ -178,6 +178,7 @@ struct Flags {
     workers: Option<i64>,
     jetstream: bool,
     http_port: Option<i64>,
+    https_port: Option<i64>,
     signal: Option<String>,
     log_size_limit: Option<i64>,
     user: Option<String>,
@@ -328,6 +329,7 @@ fn apply(f: &mut Flags, name: &str, target: Target, val: Val) {
         (Target::Log, Val::Str(s)) => f.log = Some(PathBuf::from(s)),
         (Target::User, Val::Str(s)) => f.user = Some(s),
         (Target::HttpPort, Val::Int(n)) => f.http_port = Some(n),
+        (Target::HttpsPort, Val::Int(n)) => f.https_port = Some(n),
         (Target::Signal, Val::Str(s)) => f.signal = Some(s),
         (Target::LogSizeLimit, Val::Int(n)) => f.log_size_limit = Some(n),
         (Target::Pass, Val::Str(s)) => f.pass = Some(s),
@@ -444,6 +446,11 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, Cl
             CliError::Flag(format!("invalid value \"{p}\" for flag -m: out of range"))
         })?;
     }
+    if let Some(p) = f.https_port {
+        o.https_port = i32::try_from(p).ok().filter(|p| (-1..=65535).contains(p)).ok_or_else(|| {
+            CliError::Flag(format!("invalid value \"{p}\" for flag -ms: out of range"))
+        })?;
+    }
     // --user/--pass/--auth as nats-server: a single user, or a single token.
     if let Some(u) = f.user {
         o.auth.user = Some(u);
@@ -497,6 +504,7 @@ Logging Options:
 
 Monitoring Options:
     -m, --http_port <port>           Use port for http monitoring (-1 picks a free port)
+    -ms,--https_port <port>          Use port for https monitoring (needs the tls options)
 
 Signal Options:
     -sl, --signal <signal>[=<pid>]   Send signal to a natrix process (stop, quit, reopen,
@@ -516,7 +524,7 @@ Common Options:
     -v, --version                    Show version
 
 Accepted for compatibility with nats-server and ignored with a warning:
-    -ms/--https_port, --routes, --cluster, --cluster_name, --cluster_listen,
+    --routes, --cluster, --cluster_name, --cluster_listen,
     --cluster_advertise, --no_advertise, --connect_retries, --client_advertise,
     --ports_file_dir, -s/--syslog, -r/--remote_syslog,
     --max_traced_msg_len, --profile, -sd/--store_dir

@@ -50,6 +50,8 @@ pub struct Options {
     pub http_host: Option<String>,
     pub http_port: i32,
     pub http_base_path: String,
+    /// HTTPS monitoring port (`https`, `https_port`, `-ms`); 0 = off. Needs `tls {}`.
+    pub https_port: i32,
     /// Client-port TLS (`tls {}` block, `--tls*` flags).
     pub tls: Option<crate::tls::TlsOptions>,
 }
@@ -82,6 +84,7 @@ impl Default for Options {
             http_host: None,
             http_port: 0,
             http_base_path: String::new(),
+            https_port: 0,
             tls: None,
         }
     }
@@ -102,8 +105,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "maps",
     "disable_sublist_cache",
     "no_sublist_cache",
-    "https",
-    "https_port",
     "cluster",
     "gateway",
     "leaf",
@@ -254,6 +255,12 @@ impl Options {
                 self.http_port = port;
             }
             "http_port" | "monitor_port" => self.http_port = int_in(k, v, -1, 65535)? as i32,
+            "https" => {
+                let (host, port) = parse_listen(v)?;
+                self.http_host = Some(host);
+                self.https_port = port;
+            }
+            "https_port" => self.https_port = int_in(k, v, -1, 65535)? as i32,
             "http_base_path" => self.http_base_path = string(k, v)?,
             "tls" => self.tls = Some(crate::tls::parse_tls_block(v, warnings)?),
             "authorization" => crate::auth::config::parse_authorization(v, &mut self.auth)?,
@@ -317,6 +324,9 @@ impl Options {
         }
         if self.host.is_empty() {
             return Err("host can not be empty".to_string());
+        }
+        if self.https_port != 0 && self.tls.is_none() {
+            return Err("https monitoring (https, https_port, -ms) needs TLS: add a tls {} block or --tls flags".to_string());
         }
         if let Some(name) = &self.server_name {
             if name.contains(' ') {

@@ -44,7 +44,7 @@ pub struct Varz {
     http_host: String,
     http_port: i32,
     http_base_path: String,
-    https_port: u16,
+    https_port: i32,
     #[serde(serialize_with = "go_float")]
     auth_timeout: f64,
     max_control_line: u32,
@@ -112,7 +112,7 @@ pub fn varz(shared: &Shared, started: SystemTime, http_stats: std::collections::
         http_host: o.http_host.clone().unwrap_or_else(|| o.host.clone()),
         http_port: o.http_port,
         http_base_path: o.http_base_path.clone(),
-        https_port: 0,
+        https_port: o.https_port,
         auth_timeout: auth.config().timeout.map_or(2.0, |d| d.as_secs_f64()),
         max_control_line: o.max_control_line,
         max_payload: o.max_payload,

@@ -3,6 +3,7 @@
 //! come from per-worker counters and snapshots gathered on request.
 mod endpoints;
 pub mod format;
+pub mod https;
 mod metrics;
 pub mod procinfo;
 
@@ -121,7 +122,7 @@ pub fn start(shared: Arc<Shared>, host: &str, port: i32) -> io::Result<Monitor> 
 }
 
 /// Routes one request: (status, content type, body).
-fn handle(shared: &Shared, started: SystemTime, stats: &Mutex<BTreeMap<String, u64>>, url: &str) -> (u16, &'static str, Vec<u8>) {
+pub(crate) fn handle(shared: &Shared, started: SystemTime, stats: &Mutex<BTreeMap<String, u64>>, url: &str) -> (u16, &'static str, Vec<u8>) {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let base = shared.opts.http_base_path.trim_end_matches('/');
     let path = path.strip_prefix(base).unwrap_or(path);
