@@ -164,32 +164,28 @@ pub fn log(level: Level, args: std::fmt::Arguments<'_>) {
 }
 
 fn backup_suffix() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = now.as_secs() as i64;
+    let now = now_since_epoch();
+    let (y, mo, d, h, mi, s) = utc_fields(now);
+    format!("{y:04}.{mo:02}.{d:02}.{h:02}.{mi:02}.{s:02}.{:09}", now.subsec_nanos())
+}
+
+/// A time since the epoch as UTC calendar fields: (year, month, day, hour, minute, second).
+pub(crate) fn utc_fields(since_epoch: std::time::Duration) -> (i64, u32, u32, i64, i64, i64) {
+    let secs = since_epoch.as_secs() as i64;
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}.{mo:02}.{d:02}.{:02}.{:02}.{:02}.{:09}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        now.subsec_nanos()
-    )
+    (y, mo, d, rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+fn now_since_epoch() -> std::time::Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
 /// `2006/01/02 15:04:05.000000` in UTC.
 fn timestamp() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let micros = now.subsec_micros();
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}/{mo:02}/{d:02} {:02}:{:02}:{:02}.{micros:06}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let now = now_since_epoch();
+    let (y, mo, d, h, mi, s) = utc_fields(now);
+    format!("{y:04}/{mo:02}/{d:02} {h:02}:{mi:02}:{s:02}.{:06}", now.subsec_micros())
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).

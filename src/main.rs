@@ -67,6 +67,20 @@ fn finish_lame_duck(shared: &natrix::server::shared::Shared) {
     shared.begin_shutdown();
 }
 
+/// Logs where a monitor listens, or why it could not start (`Err(())` then).
+fn logged_listener<M>(kind: &str, started: std::io::Result<M>, addr: impl Fn(&M) -> std::net::SocketAddr) -> Result<M, ()> {
+    match started {
+        Ok(m) => {
+            info!("Starting {kind} monitor on {}", addr(&m));
+            Ok(m)
+        }
+        Err(e) => {
+            error!("Can't listen on the {kind} monitor port: {e}");
+            Err(())
+        }
+    }
+}
+
 fn args_for_reload() -> Vec<String> {
     std::env::args().skip(1).collect()
 }
@@ -117,37 +131,17 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let monitor = if opts_http_port != 0 {
-        let host = opts_http_host.clone().unwrap_or_else(|| handle.shared.opts.host.clone());
-        match natrix::monitor::start(handle.shared.clone(), &host, opts_http_port) {
-            Ok(m) => {
-                info!("Starting http monitor on {}", m.addr);
-                Some(m)
-            }
-            Err(e) => {
-                error!("Can't listen on the monitor port: {e}");
-                handle.shutdown();
-                return ExitCode::from(1);
-            }
-        }
-    } else {
-        None
-    };
-    let https_monitor = if opts_https_port != 0 {
-        let host = opts_http_host.clone().unwrap_or_else(|| handle.shared.opts.host.clone());
-        match natrix::monitor::https::start(handle.shared.clone(), &host, opts_https_port) {
-            Ok(m) => {
-                info!("Starting https monitor on {}", m.addr);
-                Some(m)
-            }
-            Err(e) => {
-                error!("Can't listen on the https monitor port: {e}");
-                handle.shutdown();
-                return ExitCode::from(1);
-            }
-        }
-    } else {
-        None
+    let host = opts_http_host.unwrap_or_else(|| handle.shared.opts.host.clone());
+    let shared = &handle.shared;
+    let monitor = (opts_http_port != 0)
+        .then(|| logged_listener("http", natrix::monitor::start(shared.clone(), &host, opts_http_port), |m| m.addr))
+        .transpose();
+    let https_monitor = (opts_https_port != 0)
+        .then(|| logged_listener("https", natrix::monitor::https::start(shared.clone(), &host, opts_https_port), |m| m.addr))
+        .transpose();
+    let (Ok(monitor), Ok(https_monitor)) = (monitor, https_monitor) else {
+        handle.shutdown();
+        return ExitCode::from(1);
     };
     info!("Listening for client connections on {}", handle.addr);
     if handle.shared.tls().is_some() {

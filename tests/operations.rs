@@ -1,11 +1,14 @@
 //! What operators do to a running natrix process: `--signal` (through the pid file, an
 //! explicit pid or a pid file argument), log reopening for logrotate, log size limits,
 //! and a graceful stop that still delivers what the server had accepted.
+mod common;
+
+use common::{wait_exit, wait_for_text};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn natrix() -> Command {
     Command::new(env!("CARGO_BIN_EXE_natrix"))
@@ -17,31 +20,7 @@ fn run(args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-fn wait_for_text(path: &Path, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if text.contains(needle) {
-            return text;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {needle:?} in {}: {text}", path.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
-fn wait_exit(child: &mut Child) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            return st.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("natrix did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// A natrix child killed on drop, with its log and pid file in a temp dir.
 struct Proc {

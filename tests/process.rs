@@ -1,10 +1,13 @@
 //! The `natrix` binary as a process: flags, config check, pid and log files, the
 //! startup lines client test harnesses read, signals and exit codes.
+mod common;
+
+use common::{wait_exit, wait_for_text};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn natrix() -> Command {
     Command::new(env!("CARGO_BIN_EXE_natrix"))
@@ -19,32 +22,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// Waits (bounded) until `path` holds a line containing `needle`; returns the whole text.
-fn wait_for_text(path: &Path, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if text.contains(needle) {
-            return text;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {needle:?} in {}: {text}", path.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
-fn wait_exit(child: &mut Child) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            return st.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("natrix did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Starts natrix with `args` plus `-p -1 -l <log>`, waits until it is ready; returns the
 /// child, its port and the log text so far. Callers stop it (kill or signal).

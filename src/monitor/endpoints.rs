@@ -335,16 +335,9 @@ pub fn connz(shared: &Shared, q: &Query) -> Result<Connz, String> {
 pub struct Subsz {
     server_id: String,
     now: String,
-    num_subscriptions: usize,
-    num_cache: usize,
-    num_inserts: u64,
-    num_removes: u64,
-    num_matches: u64,
-    #[serde(serialize_with = "go_float")]
-    cache_hit_rate: f64,
-    max_fanout: usize,
-    #[serde(serialize_with = "go_float")]
-    avg_fanout: f64,
+    /// nats-server embeds its `SublistStats` here.
+    #[serde(flatten)]
+    stats: SublistStatz,
     total: usize,
     offset: usize,
     limit: usize,
@@ -407,14 +400,16 @@ pub fn subsz(shared: &Shared, q: &Query) -> Result<Subsz, String> {
     Ok(Subsz {
         server_id: shared.server_id.clone(),
         now: rfc3339(SystemTime::now()),
-        num_subscriptions: count,
-        num_cache: 0,
-        num_inserts: inserts,
-        num_removes: removes,
-        num_matches: matches,
-        cache_hit_rate: if matches > 0 { hits as f64 / matches as f64 } else { 0.0 },
-        max_fanout,
-        avg_fanout: if fanout_n > 0 { fanout_sum as f64 / fanout_n as f64 } else { 0.0 },
+        stats: SublistStatz {
+            num_subscriptions: count,
+            num_cache: 0,
+            num_inserts: inserts,
+            num_removes: removes,
+            num_matches: matches,
+            cache_hit_rate: if matches > 0 { hits as f64 / matches as f64 } else { 0.0 },
+            max_fanout,
+            avg_fanout: if fanout_n > 0 { fanout_sum as f64 / fanout_n as f64 } else { 0.0 },
+        },
         total: if with_subs { total } else { count },
         offset,
         limit,

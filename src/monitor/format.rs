@@ -4,16 +4,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// RFC 3339 in UTC with nanoseconds, as Go's `time.Time` marshals.
 pub fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (y, mo, day) = crate::logging::civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        d.subsec_nanos()
-    )
+    let (y, mo, day, h, mi, s) = crate::logging::utc_fields(d);
+    format!("{y:04}-{mo:02}-{day:02}T{h:02}:{mi:02}:{s:02}.{:09}Z", d.subsec_nanos())
 }
 
 /// nats-server's `myUptime`: `1d2h3m4s`, leading zero units left out, at least `0s`.

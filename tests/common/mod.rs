@@ -236,3 +236,31 @@ pub async fn client_with(
         .expect("async-nats connect timed out")
         .expect("async-nats connect failed")
 }
+
+/// Waits (bounded) until `path` holds `needle`; returns the whole text.
+pub fn wait_for_text(path: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {needle:?} in {}: {text}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits (bounded) for a child process to exit; its exit code (-1 if killed by a signal).
+pub fn wait_exit(child: &mut Child) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return st.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
