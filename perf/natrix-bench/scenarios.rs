@@ -252,8 +252,10 @@ pub fn reqrep(addr: &str, size: usize, secs: f64, concurrency: usize) -> io::Res
     ping_pong(&mut resp, DRAIN_LIMIT)?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop_r = stop.clone();
+    // Blocking reads without a timeout: a timeout in the middle of a message would lose the
+    // part already read (and then a reply). The main thread shuts the socket down to stop it.
+    let resp_ctl = resp.try_clone()?;
     let responder = thread::spawn(move || -> io::Result<()> {
-        resp.set_read_timeout(Some(Duration::from_millis(200)))?;
         let mut w = resp.try_clone()?;
         let mut r = BufReader::with_capacity(256 * 1024, resp);
         let (mut line, mut body, mut out) = (String::new(), Vec::new(), Vec::new());
@@ -305,6 +307,7 @@ pub fn reqrep(addr: &str, size: usize, secs: f64, concurrency: usize) -> io::Res
     }
     let secs = start.elapsed().as_secs_f64();
     stop.store(true, std::sync::atomic::Ordering::Release);
+    let _ = resp_ctl.shutdown(std::net::Shutdown::Both);
     let _ = responder.join();
     let mut o = Outcome { scenario: format!("reqrep c={concurrency} {size}B"), msgs: all.ns.len() as u64, secs, ..Default::default() };
     for p in [50.0, 90.0, 99.0, 99.9] {
