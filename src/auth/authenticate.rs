@@ -15,6 +15,8 @@ pub struct Identity {
     /// Account name (`$G` unless the user is listed in an account).
     pub account: String,
     pub permissions: Option<Arc<Permissions>>,
+    /// Operator mode: the user's verified JWT claims (limits, expiry).
+    pub jwt: Option<Box<crate::jwt::JwtUser>>,
 }
 
 /// Why authentication failed (never shown to the client: it always gets
@@ -31,6 +33,8 @@ pub enum AuthError {
     BadToken,
     #[error("nkey signature missing or invalid for {0:?}")]
     BadSignature(String),
+    #[error("JWT: {0}")]
+    Jwt(#[from] crate::jwt::JwtError),
 }
 
 struct User {
@@ -44,6 +48,8 @@ pub struct Authenticator {
     by_name: HashMap<String, User>,
     by_nkey: HashMap<String, User>,
     default_permissions: Option<Arc<Permissions>>,
+    /// Operator mode: JWT authentication replaces every other mechanism.
+    jwt: Option<crate::jwt::JwtAuth>,
 }
 
 impl Authenticator {
@@ -77,7 +83,8 @@ impl Authenticator {
                 (None, None) => {}
             }
         }
-        Authenticator { cfg: cfg.clone(), by_name, by_nkey, default_permissions }
+        let jwt = cfg.trust.enabled().then(|| crate::jwt::JwtAuth::new(&cfg.trust));
+        Authenticator { cfg: cfg.clone(), by_name, by_nkey, default_permissions, jwt }
     }
 
     /// Whether clients must send credentials.
@@ -91,7 +98,12 @@ impl Authenticator {
     }
 
     pub fn needs_nonce(&self) -> bool {
-        !self.by_nkey.is_empty()
+        !self.by_nkey.is_empty() || self.jwt.is_some()
+    }
+
+    /// Operator mode's verified accounts and trust, when configured.
+    pub fn jwt(&self) -> Option<&crate::jwt::JwtAuth> {
+        self.jwt.as_ref()
     }
 
     pub fn config(&self) -> &AuthConfig {
@@ -99,8 +111,29 @@ impl Authenticator {
     }
 
     pub fn authenticate(&self, co: &ConnectOptions, nonce: Option<&[u8]>) -> Result<Identity, AuthError> {
+        self.authenticate_from(co, nonce, None)
+    }
+
+    /// As `authenticate`, knowing the client's address (JWT users may be limited to
+    /// source CIDRs).
+    pub fn authenticate_from(
+        &self,
+        co: &ConnectOptions,
+        nonce: Option<&[u8]>,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<Identity, AuthError> {
+        if let Some(j) = &self.jwt {
+            let peer = crate::jwt::verify::Peer { ip, now: crate::jwt::now_unix() };
+            let u = j.authenticate(co.jwt.as_deref(), co.sig.as_deref(), nonce, peer)?;
+            return Ok(Identity {
+                user: Some(u.key.clone()),
+                account: u.account.clone(),
+                permissions: u.permissions.clone(),
+                jwt: Some(Box::new(u)),
+            });
+        }
         if !self.required() {
-            return Ok(Identity { user: None, account: global(), permissions: None });
+            return Ok(Identity { user: None, account: global(), permissions: None, jwt: None });
         }
         if !self.by_nkey.is_empty() {
             if let Some(key) = co.nkey.as_deref() {
@@ -129,7 +162,7 @@ impl Authenticator {
         if let Some(token) = &self.cfg.token {
             return match co.auth_token.as_deref() {
                 Some(t) if secret_eq(token, t) => {
-                    Ok(Identity { user: None, account: global(), permissions: self.default_permissions.clone() })
+                    Ok(Identity { user: None, account: global(), permissions: self.default_permissions.clone(), jwt: None })
                 }
                 _ => Err(AuthError::BadToken),
             };
@@ -143,6 +176,7 @@ impl Authenticator {
                 user: Some(name.to_string()),
                 account: global(),
                 permissions: self.default_permissions.clone(),
+                jwt: None,
             });
         }
         Err(AuthError::NoCredentials)
@@ -158,6 +192,7 @@ fn identity(name: &str, user: &User) -> Identity {
         user: Some(name.to_string()),
         account: user.cfg.account.clone().unwrap_or_else(global),
         permissions: user.permissions.clone(),
+        jwt: None,
     }
 }
 

@@ -115,23 +115,11 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "tls",
     "ocsp",
     "allow_non_tls",
-    "operator",
-    "operators",
-    "roots",
-    "root",
-    "root_operators",
-    "root_operator",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
     "resolver_tls",
-    "resolver_preload",
     "resolver_pinned_accounts",
     "no_system",
     "no_sys_acc",
     "no_header_support",
-    "trusted",
-    "trusted_keys",
     "connect_error_reports",
     "reconnect_error_reports",
     "websocket",
@@ -166,6 +154,7 @@ impl Options {
         for (key, node) in root.entries() {
             o.apply_key(key, node, &mut warnings)?;
         }
+        crate::jwt::config::check(&o.auth)?;
         o.apply_defaults();
         Ok((o, warnings))
     }
@@ -255,6 +244,14 @@ impl Options {
             "http_base_path" => self.http_base_path = string(k, v)?,
             "authorization" => crate::auth::config::parse_authorization(v, &mut self.auth)?,
             "accounts" => crate::auth::config::parse_accounts(v, &mut self.auth)?,
+            "operator" | "operators" | "root" | "roots" | "root_operator" | "root_operators" => {
+                crate::jwt::config::parse_operators(k, v, &mut self.auth.trust)?
+            }
+            "trusted" | "trusted_keys" => crate::jwt::config::parse_trusted_keys(k, v, &mut self.auth.trust)?,
+            "resolver" | "account_resolver" | "accounts_resolver" => {
+                crate::jwt::config::parse_resolver(k, v, &mut self.auth.trust)?
+            }
+            "resolver_preload" => crate::jwt::config::parse_preload(k, v, &mut self.auth.trust)?,
             "no_auth_user" => self.auth.no_auth_user = Some(string(k, v)?),
             "system_account" | "system" | "no_system_account" => {
                 if k.eq_ignore_ascii_case("no_system_account") {

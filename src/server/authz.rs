@@ -16,9 +16,10 @@ impl Core {
     /// Authenticates a CONNECT. On success binds the account and permissions and
     /// returns true; on failure sends `Authorization Violation` and closes.
     pub(super) fn authenticate(&mut self, slot: u32, opts: &ConnectOptions) -> bool {
+        let now = self.now;
         let Some(c) = self.conn(slot) else { return false };
         let nonce = c.nonce.as_deref().map(str::as_bytes);
-        match self.auth.authenticate(opts, nonce) {
+        match self.auth.authenticate_from(opts, nonce, Some(c.addr.ip())) {
             Ok(id) => {
                 let account = self.shared.accounts.get_or_create(&id.account);
                 self.ensure_account(account.id);
@@ -33,6 +34,8 @@ impl Core {
                 c.user = id.user.map(Into::into);
                 c.perms = id.permissions.map(ConnPerms::new);
                 c.auth_deadline = None;
+                c.auth_expires = id.jwt.as_ref().and_then(|j| super::jwt_conn::deadline(j, now));
+                c.jwt = id.jwt;
                 if required {
                     c.creds = Some(Box::new(credentials_of(opts)));
                 }
@@ -99,7 +102,7 @@ impl Core {
             let creds = c.creds.as_deref().cloned().unwrap_or_default();
             let nonce = c.nonce.as_deref().map(str::as_bytes);
             let (old_account, addr, cid) = (c.account, c.addr, c.cid);
-            match self.auth.authenticate(&creds, nonce) {
+            match self.auth.authenticate_from(&creds, nonce, Some(addr.ip())) {
                 Err(e) => {
                     crate::debug!("{addr} - cid:{cid} - re-authentication after reload failed: {e}");
                     self.send_err(slot, "Authorization Violation");
@@ -111,8 +114,11 @@ impl Core {
                         self.close(slot, CloseReason::ClientClosed);
                         continue;
                     }
+                    let now = self.now;
                     if let Some(c) = self.conn_mut(slot) {
                         c.perms = id.permissions.map(ConnPerms::new);
+                        c.auth_expires = id.jwt.as_ref().and_then(|j| super::jwt_conn::deadline(j, now));
+                        c.jwt = id.jwt;
                     }
                     self.prune_subscriptions(slot);
                 }

@@ -17,6 +17,7 @@ pub enum CloseReason {
     MaxConnections,
     AuthViolation,
     AuthTimeout,
+    AuthExpired,
     BadClientProtocol,
     NoRespondersRequiresHeaders,
     StaleConnection,
@@ -38,6 +39,7 @@ impl CloseReason {
             CloseReason::MaxConnections => "Maximum Connections Exceeded",
             CloseReason::AuthViolation => "Authentication Failure",
             CloseReason::AuthTimeout => "Authentication Timeout",
+            CloseReason::AuthExpired => "Authentication Expired",
             CloseReason::BadClientProtocol => "Bad Client Protocol Version",
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::StaleConnection => "Stale Connection",
@@ -182,6 +184,9 @@ pub struct Conn {
     pub auth_deadline: Option<Instant>,
     /// Credentials from CONNECT, kept to re-authenticate on reload (only with auth).
     pub creds: Option<Box<crate::proto::ConnectOptions>>,
+    /// Operator mode: the user admitted by its JWT, and when its credentials expire.
+    pub jwt: Option<Box<crate::jwt::JwtUser>>,
+    pub auth_expires: Option<Instant>,
     /// Compiled permissions and their per-connection state (`None` = unrestricted).
     pub perms: Option<Box<ConnPerms>>,
     /// Time from accept to CONNECT (nats-server's first RTT estimate), for `Nats-Request-Info`.
@@ -226,6 +231,8 @@ impl Conn {
             nonce: None,
             auth_deadline: None,
             creds: None,
+            jwt: None,
+            auth_expires: None,
             perms: None,
             rtt_ns: 0,
             subs: Default::default(),

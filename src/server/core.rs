@@ -379,7 +379,7 @@ impl Core {
         let ping_max = self.opts.ping_max;
         let write_deadline = self.opts.write_deadline;
         for slot in 0..self.conns.len() as u32 {
-            if self.check_auth_deadline(slot) {
+            if self.check_auth_deadline(slot) || self.check_auth_expiry(slot) {
                 continue;
             }
             let Some(c) = self.conns[slot as usize].as_mut() else { continue };
