@@ -1,0 +1,286 @@
+//! Operator mode (decentralized JWT auth): chains generated here with nkeys and natrix's
+//! own encoder; async-nats with .creds files, raw sockets for each refusal, the expiry
+//! timer, and a differential test against nats-server 2.9.10 with the same JWTs.
+mod common;
+
+use base64::Engine as _;
+use common::raw::{info_json, RawClient};
+use common::{skip_without_nats_server, target, Target, TestServer};
+use natrix::jwt::claims::{Account, Claims, Operator, Permission, TimeRange, User};
+use natrix::jwt::{creds, encode};
+use nkeys::KeyPair;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+fn now() -> i64 {
+    natrix::jwt::now_unix()
+}
+
+struct Op {
+    kp: KeyPair,
+    jwt: String,
+}
+
+fn operator() -> Op {
+    let kp = KeyPair::new_operator();
+    let jwt = encode(&mut Claims { sub: kp.public_key(), name: "op".into(), nats: Operator::new(), ..Default::default() }, &kp)
+        .expect("operator jwt");
+    Op { kp, jwt }
+}
+
+struct Acc {
+    kp: KeyPair,
+    jwt: String,
+}
+
+fn account(op: &Op, f: impl FnOnce(&mut Claims<Account>)) -> Acc {
+    let kp = KeyPair::new_account();
+    let mut c = Claims { sub: kp.public_key(), name: "acc".into(), nats: Account::unlimited(), ..Default::default() };
+    f(&mut c);
+    let jwt = encode(&mut c, &op.kp).expect("account jwt");
+    Acc { kp, jwt }
+}
+
+struct Usr {
+    kp: KeyPair,
+    jwt: String,
+}
+
+fn user(acc: &Acc, f: impl FnOnce(&mut Claims<User>)) -> Usr {
+    let kp = KeyPair::new_user();
+    let mut c = Claims { sub: kp.public_key(), name: "u".into(), nats: User::unlimited(), ..Default::default() };
+    f(&mut c);
+    let jwt = encode(&mut c, &acc.kp).expect("user jwt");
+    Usr { kp, jwt }
+}
+
+/// The server config: the operator JWT in a file, MEMORY resolver, the accounts preloaded.
+fn config(dir: &Path, op: &Op, accounts: &[&Acc]) -> String {
+    let op_file = dir.join("op.jwt");
+    std::fs::write(&op_file, &op.jwt).expect("write operator jwt");
+    let mut s = format!("operator: \"{}\"\nresolver: MEMORY\nresolver_preload {{\n", op_file.display());
+    for a in accounts {
+        s.push_str(&format!("  {}: \"{}\"\n", a.kp.public_key(), a.jwt));
+    }
+    s.push_str("}\n");
+    s
+}
+
+fn creds_file(dir: &Path, u: &Usr) -> PathBuf {
+    let p = dir.join(format!("{}.creds", &u.kp.public_key()[..8]));
+    std::fs::write(&p, creds::format(&u.jwt, &u.kp.seed().expect("seed"))).expect("write creds");
+    p
+}
+
+/// Connects on a raw socket with `jwt`, signing the INFO nonce with `signer` (no `sig`
+/// when `None`); returns the first line after CONNECT+PING (`PONG` or the `-ERR`).
+fn raw_login(port: u16, jwt: &str, signer: Option<&KeyPair>) -> String {
+    let mut c = RawClient::connect(port);
+    let info = info_json(&c.info);
+    let nonce = info["nonce"].as_str().unwrap_or("").to_string();
+    let mut connect = serde_json::json!({"verbose": false, "pedantic": false, "protocol": 1, "jwt": jwt});
+    if let Some(kp) = signer {
+        let sig = kp.sign(nonce.as_bytes()).expect("sign");
+        connect["sig"] = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig).into();
+    }
+    c.send(format!("CONNECT {connect}\r\nPING\r\n").as_bytes());
+    let line = c.read_line(Duration::from_secs(5)).unwrap_or_default();
+    String::from_utf8_lossy(&line).trim_end().to_string()
+}
+
+const VIOLATION: &str = "-ERR 'Authorization Violation'";
+
+/// The cases every server must agree on: (name, jwt, signer) → expected first line.
+fn cases(op: &Op, acc: &Acc, revoked: &Usr) -> Vec<(&'static str, String, Option<KeyPair>, &'static str)> {
+    let t = now();
+    let ok = user(acc, |_| {});
+    let mut cases = vec![("valid", ok.jwt.clone(), Some(ok.kp), "PONG")];
+    let mut add = |name, u: Usr, want| cases.push((name, u.jwt, Some(u.kp), want));
+    add("expired", user(acc, |c| c.exp = t - 5), VIOLATION);
+    add("not yet valid", user(acc, |c| c.nbf = t + 3600), VIOLATION);
+    add("websocket only", user(acc, |c| c.nats.allowed_connection_types = vec!["WEBSOCKET".into()]), VIOLATION);
+    add("standard allowed", user(acc, |c| c.nats.allowed_connection_types = vec!["STANDARD".into()]), "PONG");
+    add("src elsewhere", user(acc, |c| c.nats.src = vec!["10.1.2.0/24".into()]), VIOLATION);
+    add("src loopback", user(acc, |c| c.nats.src = vec!["127.0.0.1/32".into()]), "PONG");
+    let (a, b) = outside_window(t);
+    add("outside window", user(acc, |c| c.nats.times = vec![TimeRange { start: a, end: b }]), VIOLATION);
+    add("inside window", user(acc, |c| c.nats.times = vec![TimeRange { start: "00:00:00".into(), end: "23:59:59".into() }]), "PONG");
+    let unknown = account(op, |_| {});
+    add("account not preloaded", user(&unknown, |_| {}), VIOLATION);
+    let other_op = operator();
+    let foreign = account(&other_op, |_| {});
+    add("account of another operator", user(&foreign, |_| {}), VIOLATION);
+    cases.push(("revoked", revoked.jwt.clone(), Some(KeyPair::from_seed(&revoked.kp.seed().expect("seed")).expect("kp")), VIOLATION));
+    // Tampered: the claims of one user with the signature of another.
+    let a1 = user(acc, |c| c.name = "aaaa".into());
+    let a2 = user(acc, |c| c.name = "bbbb".into());
+    let p1: Vec<&str> = a1.jwt.split('.').collect();
+    let p2: Vec<&str> = a2.jwt.split('.').collect();
+    cases.push(("tampered signature", format!("{}.{}.{}", p1[0], p1[1], p2[2]), Some(a1.kp), VIOLATION));
+    let wrong_signer = user(acc, |_| {});
+    cases.push(("nonce signed by another key", wrong_signer.jwt, Some(KeyPair::new_user()), VIOLATION));
+    let nosig = user(acc, |_| {});
+    cases.push(("missing sig", nosig.jwt, None, VIOLATION));
+    let bearer = user(acc, |c| c.nats.bearer_token = true);
+    cases.push(("bearer without sig", bearer.jwt, None, "PONG"));
+    cases
+}
+
+/// A one-second window twelve hours from now in UTC (outside the current local time
+/// unless the zone's offset is about 12 h and the test runs in that very second).
+fn outside_window(t: i64) -> (String, String) {
+    let h = ((t / 3600) + 12).rem_euclid(24);
+    (format!("{h:02}:00:00"), format!("{h:02}:00:01"))
+}
+
+struct Fixture {
+    op: Op,
+    acc: Acc,
+    revoked_acc: Acc,
+    revoked: Usr,
+}
+
+fn fixture() -> Fixture {
+    let op = operator();
+    let acc = account(&op, |_| {});
+    // An account that revoked one of its users.
+    let revoked_user_kp = KeyPair::new_user();
+    let pk = revoked_user_kp.public_key();
+    let revoked_acc = account(&op, |c| {
+        c.nats.revocations.insert(pk.clone(), now() + 60);
+    });
+    let mut c = Claims { sub: pk, nats: User::unlimited(), ..Default::default() };
+    c.iat = now() - 10;
+    let jwt = encode(&mut c, &revoked_acc.kp).expect("revoked user");
+    let revoked = Usr { kp: revoked_user_kp, jwt };
+    Fixture { op, acc, revoked_acc, revoked }
+}
+
+fn run_cases(t: Target, f: &Fixture) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = config(dir.path(), &f.op, &[&f.acc, &f.revoked_acc]);
+    let s = TestServer::start_on(t, Some(&conf), &[]);
+    cases(&f.op, &f.acc, &f.revoked)
+        .into_iter()
+        .map(|(name, jwt, kp, want)| {
+            let got = raw_login(s.port, &jwt, kp.as_ref());
+            format!("{name}: {got}{}", if got == want { "" } else { " (expected differently)" })
+        })
+        .collect()
+}
+
+#[test]
+fn each_acceptance_and_refusal() {
+    let f = fixture();
+    let got = run_cases(target(), &f);
+    let bad: Vec<&String> = got.iter().filter(|l| l.ends_with("(expected differently)")).collect();
+    assert!(bad.is_empty(), "{bad:#?}\nall: {got:#?}");
+}
+
+#[test]
+fn same_decisions_as_nats_server() {
+    if skip_without_nats_server() {
+        return;
+    }
+    let f = fixture();
+    let reference = run_cases(Target::NatsServer, &f);
+    let ours = run_cases(Target::Natrix, &f);
+    assert_eq!(ours, reference);
+}
+
+#[test]
+fn info_has_nonce_and_auth_required() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let acc = account(&op, |_| {});
+    let s = TestServer::start_with_config(&config(dir.path(), &op, &[&acc]));
+    let c = RawClient::connect(s.port);
+    let info = info_json(&c.info);
+    assert_eq!(info["auth_required"], true);
+    assert_eq!(info["nonce"].as_str().map(str::len), Some(15));
+}
+
+#[test]
+fn user_expiring_while_connected_is_disconnected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let acc = account(&op, |_| {});
+    let u = user(&acc, |c| c.exp = now() + 2);
+    let s = TestServer::start_with_config(&config(dir.path(), &op, &[&acc]));
+    let mut c = RawClient::connect(s.port);
+    let nonce = info_json(&c.info)["nonce"].as_str().unwrap_or("").to_string();
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(u.kp.sign(nonce.as_bytes()).expect("sign"));
+    c.send(format!("CONNECT {{\"verbose\":false,\"jwt\":\"{}\",\"sig\":\"{sig}\"}}\r\nPING\r\n", u.jwt).as_bytes());
+    assert_eq!(c.read_line(Duration::from_secs(5)).as_deref(), Some(&b"PONG\r\n"[..]));
+    let (rest, closed) = c.read_until_closed(Duration::from_secs(6));
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.contains("-ERR 'User Authentication Expired'"), "{rest}");
+    assert!(closed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_nats_creds_permissions_and_account_isolation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let a = account(&op, |_| {});
+    let b = account(&op, |_| {});
+    let limited = user(&a, |c| {
+        c.nats.permissions.publish = Permission { allow: vec!["out.>".into()], deny: vec!["out.secret".into()] };
+        c.nats.permissions.subscribe = Permission { allow: vec!["in.>".into(), "_INBOX.>".into()], deny: vec![] };
+    });
+    let free_a = user(&a, |_| {});
+    let free_b = user(&b, |_| {});
+    let s = TestServer::start_with_config(&config(dir.path(), &op, &[&a, &b]));
+    let connect = |u: &Usr| {
+        let path = creds_file(dir.path(), u);
+        let addr = s.addr();
+        async move {
+            let opts = async_nats::ConnectOptions::with_credentials_file(path).await.expect("creds");
+            tokio::time::timeout(Duration::from_secs(10), opts.connect(addr)).await.expect("timeout").expect("connect")
+        }
+    };
+    let lim = connect(&limited).await;
+    let fa = connect(&free_a).await;
+    let fb = connect(&free_b).await;
+    let mut sub_a = fa.subscribe("out.>").await.expect("sub");
+    let mut sub_b = fb.subscribe("out.>").await.expect("sub");
+    fa.flush().await.expect("flush");
+    fb.flush().await.expect("flush");
+    lim.publish("out.secret", "no".into()).await.expect("pub");
+    lim.publish("out.x", "yes".into()).await.expect("pub");
+    lim.flush().await.expect("flush");
+    use futures::StreamExt;
+    let m = tokio::time::timeout(Duration::from_secs(5), sub_a.next()).await.expect("msg").expect("msg");
+    assert_eq!(m.subject.as_str(), "out.x", "the denied publish is not delivered");
+    // Account B shares no subjects with A.
+    assert!(tokio::time::timeout(Duration::from_millis(300), sub_b.next()).await.is_err());
+    // A wrong creds file (seed of another user) is refused.
+    let other = Usr { kp: KeyPair::new_user(), jwt: free_a.jwt.clone() };
+    let path = dir.path().join("bad.creds");
+    std::fs::write(&path, format!(
+        "-----BEGIN NATS USER JWT-----\n{}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+        other.jwt,
+        other.kp.seed().expect("seed")
+    ))
+    .expect("write");
+    let opts = async_nats::ConnectOptions::with_credentials_file(path).await.expect("creds").connection_timeout(Duration::from_secs(2));
+    let r = tokio::time::timeout(Duration::from_secs(5), opts.connect(s.addr())).await;
+    assert!(r.map(|r| r.is_err()).unwrap_or(true), "a creds file whose seed does not match is refused");
+}
+
+#[test]
+fn config_errors_name_the_position() {
+    if target() == Target::NatsServer {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let foreign = account(&operator(), |_| {});
+    let conf_path = dir.path().join("bad.conf");
+    std::fs::write(&conf_path, config(dir.path(), &op, &[&foreign])).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_natrix")).arg("-c").arg(&conf_path).arg("-t").output().expect("run");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("bad.conf:4:"), "{text}");
+    assert!(text.contains("not signed by a trusted operator"), "{text}");
+}
