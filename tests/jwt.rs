@@ -284,3 +284,160 @@ fn config_errors_name_the_position() {
     assert!(text.contains("bad.conf:4:"), "{text}");
     assert!(text.contains("not signed by a trusted operator"), "{text}");
 }
+
+/// Connects a raw client with a user's JWT and nonce signature; returns it after the
+/// PONG (or with the refusal line in `first`).
+fn raw_user(port: u16, u: &Usr) -> (RawClient, String) {
+    let mut c = RawClient::connect(port);
+    let nonce = info_json(&c.info)["nonce"].as_str().unwrap_or("").to_string();
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(u.kp.sign(nonce.as_bytes()).expect("sign"));
+    c.send(format!("CONNECT {{\"verbose\":false,\"pedantic\":false,\"jwt\":\"{}\",\"sig\":\"{sig}\"}}\r\nPING\r\n", u.jwt).as_bytes());
+    let first = c.read_line(Duration::from_secs(5)).unwrap_or_default();
+    (c, String::from_utf8_lossy(&first).trim_end().to_string())
+}
+
+/// Account `conn` and `subs` limits and the user `payload` limit, as transcript lines.
+fn limits_transcript(t: Target) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let acc = account(&op, |c| {
+        c.nats.limits.conn = 1;
+        c.nats.limits.subs = 2;
+    });
+    let u1 = user(&acc, |c| c.nats.payload = 10);
+    let u2 = user(&acc, |_| {});
+    let s = TestServer::start_on(t, Some(&config(dir.path(), &op, &[&acc])), &[]);
+    let mut out = Vec::new();
+    let (mut c1, first) = raw_user(s.port, &u1);
+    out.push(format!("c1: {first}"));
+    let (_c2, first) = raw_user(s.port, &u2);
+    out.push(format!("c2: {first}"));
+    c1.send(b"SUB a 1\r\nSUB b 2\r\nSUB c 3\r\nPING\r\n");
+    out.push(format!("subs: {}", String::from_utf8_lossy(&c1.read_until(b"PONG\r\n", Duration::from_secs(5)).unwrap_or_default()).trim_end()));
+    c1.send(b"PUB x 11\r\nhello world\r\n");
+    let (rest, closed) = c1.read_until_closed(Duration::from_secs(5));
+    out.push(format!("payload: {} closed={closed}", String::from_utf8_lossy(&rest).trim_end()));
+    out
+}
+
+#[test]
+fn account_and_user_limits() {
+    let got = limits_transcript(target());
+    assert_eq!(
+        got,
+        vec![
+            "c1: PONG".to_string(),
+            "c2: -ERR 'maximum account active connections exceeded'".to_string(),
+            "subs: -ERR 'maximum subscriptions exceeded'\r\nPONG".to_string(),
+            "payload: -ERR 'Maximum Payload Violation' closed=true".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn limits_same_as_nats_server() {
+    if skip_without_nats_server() {
+        return;
+    }
+    assert_eq!(limits_transcript(Target::Natrix), limits_transcript(Target::NatsServer));
+}
+
+/// Exports and imports from account JWTs: a public stream, a public service, a private
+/// service with an activation token, and the same private service imported without one.
+async fn exports_outcomes(t: Target) -> Vec<String> {
+    use futures::StreamExt;
+    use natrix::jwt::claims::{Activation, Export, ExportType, Import};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let exporter = account(&op, |c| {
+        c.nats.exports = vec![
+            Export { subject: "ev.>".into(), kind: ExportType::Stream, ..Default::default() },
+            Export { subject: "svc.pub".into(), kind: ExportType::Service, ..Default::default() },
+            Export { subject: "svc.priv".into(), kind: ExportType::Service, token_req: true, ..Default::default() },
+        ];
+    });
+    let importer_kp = KeyPair::new_account();
+    let mut act = Claims {
+        sub: importer_kp.public_key(),
+        nats: Activation { subject: "svc.priv".into(), kind: ExportType::Service, claim_type: "activation".into(), version: 2, ..Default::default() },
+        ..Default::default()
+    };
+    let token = encode(&mut act, &exporter.kp).expect("activation");
+    let e = exporter.kp.public_key();
+    let imports = |token: Option<String>| {
+        let mut v = vec![
+            Import { subject: "ev.>".into(), account: e.clone(), kind: ExportType::Stream, ..Default::default() },
+            Import { subject: "svc.pub".into(), account: e.clone(), kind: ExportType::Service, ..Default::default() },
+        ];
+        v.push(Import { subject: "svc.priv".into(), account: e.clone(), kind: ExportType::Service, token: token.unwrap_or_default(), ..Default::default() });
+        v
+    };
+    let mut ic = Claims { sub: importer_kp.public_key(), nats: Account::unlimited(), ..Default::default() };
+    ic.nats.imports = imports(Some(token));
+    let importer = Acc { jwt: encode(&mut ic, &op.kp).expect("importer"), kp: importer_kp };
+    let tokenless = account(&op, |c| c.nats.imports = imports(None));
+    let s = TestServer::start_on(t, Some(&config(dir.path(), &op, &[&exporter, &importer, &tokenless])), &[]);
+    let connect = |u: Usr| {
+        let path = creds_file(dir.path(), &u);
+        let addr = s.addr();
+        async move {
+            let opts = async_nats::ConnectOptions::with_credentials_file(path).await.expect("creds");
+            tokio::time::timeout(Duration::from_secs(10), opts.connect(addr)).await.expect("timeout").expect("connect")
+        }
+    };
+    let ce = connect(user(&exporter, |_| {})).await;
+    let ci = connect(user(&importer, |_| {})).await;
+    let cn = connect(user(&tokenless, |_| {})).await;
+    let mut events = ci.subscribe("ev.>").await.expect("sub");
+    let mut services = ce.subscribe("svc.*").await.expect("sub");
+    ci.flush().await.expect("flush");
+    ce.flush().await.expect("flush");
+    let responder = ce.clone();
+    tokio::spawn(async move {
+        while let Some(m) = services.next().await {
+            if let Some(r) = m.reply {
+                let _ = responder.publish(r, format!("re:{}", m.subject).into()).await;
+            }
+        }
+    });
+    let mut out = Vec::new();
+    ce.publish("ev.1", "x".into()).await.expect("pub");
+    ce.flush().await.expect("flush");
+    let got = tokio::time::timeout(Duration::from_secs(3), events.next()).await.ok().flatten();
+    out.push(format!("stream: {:?}", got.map(|m| m.subject.to_string())));
+    for (who, c) in [("importer", &ci), ("tokenless", &cn)] {
+        for subj in ["svc.pub", "svc.priv"] {
+            let r = tokio::time::timeout(Duration::from_secs(2), c.request(subj, "q".into())).await;
+            let text = match r {
+                Ok(Ok(m)) => String::from_utf8_lossy(&m.payload).into_owned(),
+                Ok(Err(e)) => format!("error {:?}", e.kind()),
+                Err(_) => "timeout".into(),
+            };
+            out.push(format!("{who} {subj}: {text}"));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_exports_and_imports() {
+    let got = exports_outcomes(target()).await;
+    assert_eq!(
+        got,
+        vec![
+            "stream: Some(\"ev.1\")".to_string(),
+            "importer svc.pub: re:svc.pub".to_string(),
+            "importer svc.priv: re:svc.priv".to_string(),
+            "tokenless svc.pub: re:svc.pub".to_string(),
+            "tokenless svc.priv: error NoResponders".to_string(),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_same_as_nats_server() {
+    if skip_without_nats_server() {
+        return;
+    }
+    assert_eq!(exports_outcomes(Target::Natrix).await, exports_outcomes(Target::NatsServer).await);
+}

@@ -13,6 +13,7 @@ pub mod claims;
 pub mod codec;
 pub mod config;
 pub mod creds;
+pub mod imports;
 pub mod verify;
 
 pub use codec::{decode, decode_account, decode_activation, decode_operator, decode_user, encode, KeyKind};

@@ -4,7 +4,7 @@
 //! signing keys (a scoped key's template replaces the user's permissions and limits) →
 //! account not expired → bearer allowed → nonce signature (unless bearer) → not revoked
 //! → source address → connect-time window. Accounts are verified once, when loaded.
-use super::claims::{self, AccountClaims, User};
+use super::claims::{self, AccountClaims, User, NO_LIMIT};
 use super::codec;
 use super::config::TrustConfig;
 use super::JwtError;
@@ -63,6 +63,8 @@ pub struct JwtUser {
     pub max_subs: Option<u32>,
     /// Largest payload (user/scope and account limits combined); `None` = unlimited.
     pub max_payload: Option<u32>,
+    /// The account's `conn` limit; `None` = unlimited.
+    pub max_account_conns: Option<u32>,
 }
 
 /// What the connection looks like, for the checks that depend on it.
@@ -186,6 +188,7 @@ impl JwtAuth {
             expires,
             max_subs: min_limit(user.subs, limits.subs),
             max_payload: min_limit(user.payload, limits.payload),
+            max_account_conns: min_limit(NO_LIMIT, limits.conn),
         })
     }
 }

@@ -24,6 +24,9 @@ impl Core {
                 let account = self.shared.accounts.get_or_create(&id.account);
                 self.ensure_account(account.id);
                 let required = self.auth.required();
+                if !self.admit_to_account(slot, &account, id.jwt.as_deref()) {
+                    return false;
+                }
                 let Some(c) = self.conn_mut(slot) else { return false };
                 if c.account != account.id && !c.subs.is_empty() {
                     // A second CONNECT moving a connection with subscriptions elsewhere.

@@ -208,6 +208,9 @@ impl Core {
         let conn = self.conns.get_mut(slot as usize)?.take()?;
         self.free_slots.push(slot);
         self.shared.num_conns.fetch_sub(1, Ordering::AcqRel);
+        if conn.jwt.is_some() {
+            self.account(conn.account).jwt_conns.fetch_sub(1, Ordering::AcqRel);
+        }
         if !conn.subs.is_empty() {
             let subs: Vec<Arc<Subscription>> = conn.subs.iter().cloned().collect();
             for s in &subs {
@@ -270,7 +273,11 @@ impl Core {
         let mut parser = std::mem::take(&mut conn.parser);
         conn.read_since_tick = true;
         conn.last_activity = now;
-        let limits = self.limits;
+        let jwt_payload = conn.jwt.as_ref().and_then(|j| j.max_payload);
+        let mut limits = self.limits;
+        if let Some(p) = jwt_payload {
+            limits.max_payload = limits.max_payload.min(p as usize);
+        }
         let base = rbuf.as_ptr();
         let mut pos = 0usize;
         debug_assert!(self.touched.is_empty());
