@@ -400,6 +400,8 @@ async fn exports_outcomes(t: Target) -> Vec<String> {
             }
         }
     });
+    // nats-server adds the importer's interest to the exporter asynchronously.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut out = Vec::new();
     ce.publish("ev.1", "x".into()).await.expect("pub");
     ce.flush().await.expect("flush");
