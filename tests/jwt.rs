@@ -443,3 +443,148 @@ async fn exports_same_as_nats_server() {
     }
     assert_eq!(exports_outcomes(Target::Natrix).await, exports_outcomes(Target::NatsServer).await);
 }
+
+/// Config with a system account (preloaded) for `$SYS` claim updates; `resolver` is
+/// the resolver line(s).
+fn sys_config(dir: &Path, op: &Op, sys: &Acc, accounts: &[&Acc], resolver: &str) -> String {
+    let op_file = dir.join("op.jwt");
+    std::fs::write(&op_file, &op.jwt).expect("write operator jwt");
+    let mut s = format!("operator: \"{}\"\nsystem_account: {}\n{resolver}\nresolver_preload {{\n", op_file.display(), sys.kp.public_key());
+    for a in std::iter::once(&sys).chain(accounts.iter()) {
+        s.push_str(&format!("  {}: \"{}\"\n", a.kp.public_key(), a.jwt));
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// Publishes `jwt` on `subject` from the system user and returns the answer's
+/// `data.message` (or `error.description`).
+fn push_update(sys_client: &mut RawClient, subject: &str, jwt: &str) -> String {
+    sys_client.send(format!("SUB _INBOX.upd 99\r\nPUB {subject} _INBOX.upd {}\r\n{jwt}\r\n", jwt.len()).as_bytes());
+    let header = sys_client.read_line(Duration::from_secs(5)).unwrap_or_default();
+    let body = sys_client.read_line(Duration::from_secs(5)).unwrap_or_default();
+    sys_client.send(b"UNSUB 99\r\n");
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let msg = v["data"]["message"].as_str().or(v["error"]["description"].as_str()).unwrap_or("").to_string();
+    format!("{} -> {msg}", String::from_utf8_lossy(&header).split(' ').next().unwrap_or(""))
+}
+
+fn revocation_transcript(t: Target) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let sys = account(&op, |_| {});
+    let acc = account(&op, |_| {});
+    let sys_user = user(&sys, |_| {});
+    let u = user(&acc, |_| {});
+    let other = user(&acc, |_| {});
+    let s = TestServer::start_on(t, Some(&sys_config(dir.path(), &op, &sys, &[&acc], "resolver: MEMORY")), &[]);
+    let (mut sc, first) = raw_user(s.port, &sys_user);
+    let mut out = vec![format!("sys: {first}")];
+    let (mut uc, first) = raw_user(s.port, &u);
+    out.push(format!("user: {first}"));
+    let (mut oc, _) = raw_user(s.port, &other);
+    // The same account, now revoking `u`.
+    let pk = u.kp.public_key();
+    let mut c = Claims { sub: acc.kp.public_key(), name: "acc".into(), nats: Account::unlimited(), ..Default::default() };
+    c.nats.revocations.insert(pk, now() + 60);
+    let update = encode(&mut c, &op.kp).expect("update");
+    out.push(push_update(&mut sc, &format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", acc.kp.public_key()), &update));
+    let (rest, closed) = uc.read_until_closed(Duration::from_secs(5));
+    out.push(format!("revoked user: {} closed={closed}", String::from_utf8_lossy(&rest).trim_end()));
+    oc.send(b"PING\r\n");
+    out.push(format!("other user: {}", String::from_utf8_lossy(&oc.read_line(Duration::from_secs(5)).unwrap_or_default()).trim_end()));
+    // A JWT for another account key than the subject names is refused.
+    let wrong = push_update(&mut sc, &format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", sys.kp.public_key()), &update);
+    out.push(format!("mismatch: {}", wrong.contains("error")));
+    out
+}
+
+#[test]
+fn live_revocation_over_sys() {
+    let got = revocation_transcript(target());
+    assert_eq!(
+        got,
+        vec![
+            "sys: PONG".to_string(),
+            "user: PONG".to_string(),
+            "MSG -> jwt updated".to_string(),
+            "revoked user: -ERR 'User Authentication Revoked' closed=true".to_string(),
+            "other user: PONG".to_string(),
+            "mismatch: true".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn revocation_same_as_nats_server() {
+    if skip_without_nats_server() {
+        return;
+    }
+    assert_eq!(revocation_transcript(Target::Natrix), revocation_transcript(Target::NatsServer));
+}
+
+/// An account update over $SYS changes a live user's permissions (the account's
+/// default permissions, for a user JWT without its own).
+#[test]
+fn live_permission_update_over_sys() {
+    if target() == Target::NatsServer {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let sys = account(&op, |_| {});
+    let acc = account(&op, |_| {});
+    let sys_user = user(&sys, |_| {});
+    let u = user(&acc, |_| {});
+    let s = TestServer::start_with_config(&sys_config(dir.path(), &op, &sys, &[&acc], "resolver: MEMORY"));
+    let (mut sc, _) = raw_user(s.port, &sys_user);
+    let (mut uc, first) = raw_user(s.port, &u);
+    assert_eq!(first, "PONG");
+    uc.send(b"SUB free 1\r\nSUB ok.x 2\r\nPUB anything 1\r\nx\r\nPING\r\n");
+    assert_eq!(String::from_utf8_lossy(&uc.read_until(b"PONG\r\n", Duration::from_secs(5)).unwrap_or_default()), "PONG\r\n");
+    let mut c = Claims { sub: acc.kp.public_key(), nats: Account::unlimited(), ..Default::default() };
+    c.nats.default_permissions.publish = Permission { allow: vec!["ok.>".into()], deny: vec![] };
+    c.nats.default_permissions.subscribe = Permission { allow: vec!["ok.>".into()], deny: vec![] };
+    let update = encode(&mut c, &op.kp).expect("update");
+    assert_eq!(push_update(&mut sc, &format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", acc.kp.public_key()), &update), "MSG -> jwt updated");
+    std::thread::sleep(Duration::from_millis(300));
+    uc.send(b"PUB anything 1\r\nx\r\nPUB ok.y 1\r\ny\r\nPING\r\n");
+    let got = String::from_utf8_lossy(&uc.read_until(b"PONG\r\n", Duration::from_secs(5)).unwrap_or_default()).into_owned();
+    assert_eq!(
+        got,
+        "-ERR 'Permissions Violation for Subscription to \"free\" (sid \"1\")'\r\n\
+         -ERR 'Permissions Violation for Publish to \"anything\"'\r\nPONG\r\n"
+    );
+    // LOOKUP returns the JWT in force.
+    sc.send(format!("SUB _INBOX.l 7\r\nPUB $SYS.REQ.ACCOUNT.{}.CLAIMS.LOOKUP _INBOX.l 0\r\n\r\n", acc.kp.public_key()).as_bytes());
+    let _header = sc.read_line(Duration::from_secs(5));
+    let body = sc.read_line(Duration::from_secs(5)).unwrap_or_default();
+    assert_eq!(String::from_utf8_lossy(&body).trim_end(), update);
+}
+
+/// The directory resolver: an account pushed over $SYS is stored and survives a restart.
+#[test]
+fn directory_resolver_stores_updates() {
+    if target() == Target::NatsServer {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("jwts");
+    let op = operator();
+    let sys = account(&op, |_| {});
+    let newcomer = account(&op, |_| {});
+    let sys_user = user(&sys, |_| {});
+    let u = user(&newcomer, |_| {});
+    let conf = sys_config(dir.path(), &op, &sys, &[], &format!("resolver {{ type: full, dir: \"{}\" }}", store.display()));
+    {
+        let s = TestServer::start_with_config(&conf);
+        assert_eq!(raw_user(s.port, &u).1, VIOLATION, "unknown account");
+        let (mut sc, _) = raw_user(s.port, &sys_user);
+        assert_eq!(push_update(&mut sc, "$SYS.REQ.CLAIMS.UPDATE", &newcomer.jwt), "MSG -> jwt updated");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(raw_user(s.port, &u).1, "PONG");
+    }
+    assert!(store.join(format!("{}.jwt", newcomer.kp.public_key())).is_file());
+    let s = TestServer::start_with_config(&conf);
+    assert_eq!(raw_user(s.port, &u).1, "PONG", "loaded from the directory after a restart");
+}

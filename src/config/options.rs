@@ -261,7 +261,7 @@ impl Options {
                 }
                 warnings.push(ConfigWarning::at(
                     &key.pos,
-                    format!("\"{k}\": natrix has no system account events or $SYS services yet; ignored"),
+                    format!("\"{k}\": natrix has no system account events; in operator mode it only serves account JWT updates and lookups"),
                 ));
             }
             "jetstream" => {

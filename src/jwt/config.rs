@@ -10,6 +10,10 @@ use std::path::Path;
 pub enum ResolverConfig {
     /// `resolver: MEMORY`: only the `resolver_preload` accounts.
     Memory,
+    /// `resolver { type: full|cache, dir }`: account JWTs stored as `<dir>/<key>.jwt`,
+    /// loaded at start and reload; updates are written there. `full` also accepts
+    /// accounts it did not know.
+    Dir { dir: std::path::PathBuf, full: bool },
 }
 
 /// One `resolver_preload` entry.
@@ -18,6 +22,8 @@ pub struct Preload {
     pub account: String,
     pub jwt: String,
     pub pos: Option<Pos>,
+    /// Read from the directory resolver or received as an update (not from the file).
+    pub stored: bool,
 }
 
 /// Operator-mode settings as configured (tokens as text; verified when loaded).
@@ -134,10 +140,32 @@ pub fn parse_resolver(k: &str, v: &Node, trust: &mut TrustConfig) -> Result<(), 
         Value::String(s) if s.to_ascii_uppercase().starts_with("URL(") => {
             Err(err(&v.pos, format!("{k}: the URL resolver is not supported by natrix yet; use MEMORY")))
         }
-        Value::Map(_) => Err(err(
-            &v.pos,
-            format!("{k}: the directory resolver ({{type: full|cache, dir}}) is not supported by natrix yet; use MEMORY"),
-        )),
+        Value::Map(entries) => {
+            let mut full = true;
+            let mut dir = None;
+            for (key, val) in entries {
+                match key.name.to_ascii_lowercase().as_str() {
+                    "type" => {
+                        full = match val.as_str().map(str::to_ascii_lowercase).as_deref() {
+                            Some("full") => true,
+                            Some("cache") => false,
+                            _ => return Err(err(&val.pos, "resolver type must be full or cache")),
+                        }
+                    }
+                    "dir" => dir = Some(val.as_str().ok_or_else(|| err(&val.pos, "resolver dir must be a string"))?.to_string()),
+                    "allow_delete" | "interval" | "limit" | "sync" | "timeout" | "ttl" => {}
+                    other => return Err(err(&key.pos, format!("unknown field \"{other}\" in resolver"))),
+                }
+            }
+            let dir = std::path::PathBuf::from(dir.ok_or_else(|| err(&v.pos, "resolver needs a dir"))?);
+            std::fs::create_dir_all(&dir).map_err(|e| err(&v.pos, format!("resolver dir {}: {e}", dir.display())))?;
+            for (account, jwt) in super::resolver::load_dir(&dir).map_err(|e| err(&v.pos, e))? {
+                trust.preload.retain(|p| p.account != account);
+                trust.preload.push(Preload { account, jwt, pos: Some(v.pos.clone()), stored: true });
+            }
+            trust.resolver = Some(ResolverConfig::Dir { dir, full });
+            Ok(())
+        }
         _ => Err(err(&v.pos, format!("{k}: expected MEMORY"))),
     }
 }
@@ -152,7 +180,15 @@ pub fn parse_preload(k: &str, v: &Node, trust: &mut TrustConfig) -> Result<(), C
         if claims.sub != key.name {
             return Err(err(&key.pos, format!("preload account error for {:?}: JWT subject is {}", key.name, claims.sub)));
         }
-        trust.preload.push(Preload { account: key.name.clone(), jwt: jwt.to_string(), pos: Some(val.pos.clone()) });
+        if let Some(old) = trust.preload.iter().position(|p| p.account == key.name) {
+            // A directory resolver's copy wins when it is newer.
+            let newer = codec::decode_account(&trust.preload[old].jwt).is_ok_and(|c| c.iat >= claims.iat);
+            if newer {
+                continue;
+            }
+            trust.preload.remove(old);
+        }
+        trust.preload.push(Preload { account: key.name.clone(), jwt: jwt.to_string(), pos: Some(val.pos.clone()), stored: false });
     }
     Ok(())
 }
@@ -173,7 +209,7 @@ pub fn check(auth: &crate::auth::AuthConfig) -> Result<(), ConfigError> {
         return Ok(());
     }
     let signers = trust.trusted_signers();
-    for p in &trust.preload {
+    for p in trust.preload.iter().filter(|p| !p.stored) {
         let Ok(c) = codec::decode_account(&p.jwt) else { continue };
         if !signers.contains(&c.iss) {
             return Err(at(&p.pos, format!("preload account error for {:?}: not signed by a trusted operator", p.account)));
@@ -186,4 +222,29 @@ pub fn check(auth: &crate::auth::AuthConfig) -> Result<(), ConfigError> {
         return Err(at(&trust.pos, "operators do not allow no_auth_user".into()));
     }
     Ok(())
+}
+
+/// The system account's public key: `system_account` from the config, else the
+/// operator's `system_account` claim.
+pub fn system_account(auth: &crate::auth::AuthConfig) -> Option<String> {
+    auth.system_account.clone().filter(|s| !s.is_empty()).or_else(|| auth.trust.operator_system_account())
+}
+
+/// Keeps account updates received while running across a reload: an account JWT in
+/// `old` newer (by `iat`) than the one in `new`, or missing there, stays.
+pub fn carry_updates(old: &TrustConfig, new: &mut TrustConfig) {
+    if !new.enabled() {
+        return;
+    }
+    for p in old.preload.iter().filter(|p| p.stored) {
+        let Ok(oc) = codec::decode_account(&p.jwt) else { continue };
+        match new.preload.iter_mut().find(|n| n.account == p.account) {
+            Some(n) => {
+                if codec::decode_account(&n.jwt).is_ok_and(|nc| nc.iat < oc.iat) {
+                    *n = p.clone();
+                }
+            }
+            None => new.preload.push(p.clone()),
+        }
+    }
 }

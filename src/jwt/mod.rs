@@ -14,6 +14,7 @@ pub mod codec;
 pub mod config;
 pub mod creds;
 pub mod imports;
+pub mod resolver;
 pub mod verify;
 
 pub use codec::{decode, decode_account, decode_activation, decode_operator, decode_user, encode, KeyKind};

@@ -32,7 +32,7 @@ fn trust(c: &Chain) -> TrustConfig {
     TrustConfig {
         operators: vec![c.op_jwt.clone()],
         resolver: Some(ResolverConfig::Memory),
-        preload: vec![config::Preload { account: c.acc.public_key(), jwt: c.acc_jwt.clone(), pos: None }],
+        preload: vec![config::Preload { account: c.acc.public_key(), jwt: c.acc_jwt.clone(), pos: None, stored: false }],
         ..Default::default()
     }
 }
@@ -123,7 +123,7 @@ fn refusals() {
     let jwt = user_jwt(&stranger, |_| {});
     assert!(matches!(login(&c, &jwt), Err(JwtError::UnknownAccount(_))));
     let mut t = trust(&c);
-    t.preload[0] = config::Preload { account: stranger.acc.public_key(), jwt: stranger.acc_jwt.clone(), pos: None };
+    t.preload[0] = config::Preload { account: stranger.acc.public_key(), jwt: stranger.acc_jwt.clone(), pos: None, stored: false };
     let auth = JwtAuth::new(&t);
     let r = auth.authenticate(Some(&jwt), Some(&sign(&stranger.user, nonce)), Some(nonce), peer());
     assert!(matches!(r, Err(JwtError::UnknownAccount(_))), "untrusted account is not loaded");
@@ -214,7 +214,7 @@ fn config_keys() {
     assert!(e.contains("not signed by a trusted operator"), "{e}");
     let e = crate::config::Options::from_str("trusted_keys: [\"Oxyz\"]\n", std::path::Path::new("t.conf")).unwrap_err().to_string();
     assert!(e.contains("valid public operator nkey"), "{e}");
-    let e = crate::config::Options::from_str(&format!("operator: \"{}\"\nresolver {{ type: full, dir: \"/tmp/x\" }}\n", c.op_jwt), std::path::Path::new("t.conf"))
+    let e = crate::config::Options::from_str(&format!("operator: \"{}\"\nresolver: \"URL(http://x)\"\n", c.op_jwt), std::path::Path::new("t.conf"))
         .unwrap_err()
         .to_string();
     assert!(e.contains("not supported"), "{e}");

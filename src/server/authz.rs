@@ -108,8 +108,13 @@ impl Core {
             match self.auth.authenticate_from(&creds, nonce, Some(addr.ip())) {
                 Err(e) => {
                     crate::debug!("{addr} - cid:{cid} - re-authentication after reload failed: {e}");
-                    self.send_err(slot, "Authorization Violation");
-                    self.close(slot, CloseReason::AuthViolation);
+                    if e == crate::auth::AuthError::Jwt(crate::jwt::JwtError::Revoked) {
+                        self.send_err(slot, "User Authentication Revoked");
+                        self.close(slot, CloseReason::AuthRevoked);
+                    } else {
+                        self.send_err(slot, "Authorization Violation");
+                        self.close(slot, CloseReason::AuthViolation);
+                    }
                 }
                 Ok(id) => {
                     let account = self.shared.accounts.get_or_create(&id.account);

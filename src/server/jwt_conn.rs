@@ -3,6 +3,8 @@
 //! `User Authentication Expired`.
 use super::conn::CloseReason;
 use super::core::Core;
+use crate::jwt::resolver;
+use crate::proto::Message;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -63,5 +65,71 @@ impl Core {
             return false;
         }
         true
+    }
+}
+
+/// Serialises account updates (each one replaces the live options).
+static UPDATES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl Core {
+    /// `$SYS.REQ.ACCOUNT.<key>.CLAIMS.UPDATE|LOOKUP` (and the older
+    /// `$SYS.ACCOUNT.<key>.CLAIMS.UPDATE`, and `$SYS.REQ.CLAIMS.UPDATE`) published in
+    /// the system account in operator mode. The message is still routed normally.
+    #[cold]
+    pub(super) fn system_request(&mut self, slot: u32, cid: u64, acc: usize, msg: &Message<'_>) {
+        if !msg.subject.starts_with(b"$SYS.") || !self.opts.auth.trust.enabled() {
+            return;
+        }
+        let Some(sys) = crate::jwt::config::system_account(&self.opts.auth) else { return };
+        if self.accounts.get(acc).is_none_or(|a| *a.name != *sys) {
+            return;
+        }
+        let Ok(subject) = std::str::from_utf8(msg.subject) else { return };
+        let toks: Vec<&str> = subject.split('.').collect();
+        let (account, op) = match toks.as_slice() {
+            ["$SYS", "REQ", "ACCOUNT", id, "CLAIMS", op] => (Some(*id), *op),
+            ["$SYS", "ACCOUNT", id, "CLAIMS", "UPDATE"] => (Some(*id), "UPDATE"),
+            ["$SYS", "REQ", "CLAIMS", op] => (None, *op),
+            _ => return,
+        };
+        let response = match op {
+            "UPDATE" => self.claims_update(account, msg.payload),
+            "LOOKUP" => {
+                let live = self.shared.live_options();
+                match account.and_then(|a| resolver::lookup(&live, a)) {
+                    Some(jwt) => jwt.to_string(),
+                    None => return,
+                }
+            }
+            _ => return,
+        };
+        let Some(reply) = msg.reply else { return };
+        let m = Message { subject: reply, reply: None, headers: None, payload: response.as_bytes(), is_hpub: false };
+        self.route_in_account(acc, slot, cid, true, &m, None);
+    }
+
+    /// Verifies and applies an account JWT update; returns nats-server's JSON answer.
+    fn claims_update(&mut self, account: Option<&str>, payload: &[u8]) -> String {
+        let jwt = String::from_utf8_lossy(payload);
+        let _serial = UPDATES.lock().unwrap_or_else(|e| e.into_inner());
+        let live = self.shared.live_options();
+        let server = serde_json::json!({"name": self.shared.server_name, "id": self.shared.server_id, "ver": crate::VERSION});
+        let ok = |key: &str, message: &str| {
+            serde_json::json!({"server": server, "data": {"account": key, "code": 200, "message": message}}).to_string()
+        };
+        match resolver::apply_update(&live, account, &jwt) {
+            Ok((key, resolver::Update::Applied(new))) => {
+                crate::debug!("jwt updated - {key}");
+                super::imports::install(&self.shared.accounts, &new.auth);
+                self.shared.set_live_options(*new);
+                ok(&key, "jwt updated")
+            }
+            Ok((key, resolver::Update::Skipped)) => ok(&key, "jwt update skipped"),
+            Err((key, e)) => {
+                crate::warn!("jwt update resulted in error - {e}");
+                let description = format!("jwt update resulted in error - {e}");
+                serde_json::json!({"server": server, "error": {"account": key, "code": 500, "description": description}}).to_string()
+            }
+        }
     }
 }
