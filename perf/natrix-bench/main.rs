@@ -5,10 +5,12 @@
 //! natrix-bench <scenario> [--url 127.0.0.1:4222] [--size 16] [--secs 3] [--msgs N]
 //!              [--subs N] [--pubs N] [--concurrency C] [--server-pid PID] [--json]
 //!              [--hist-out FILE]
-//! scenarios: pub ingest pubsub fanout queue reqrep wide conns subs ceiling
+//! scenarios: pub ingest pubsub fanout queue reqrep wide conns subs ceiling connrate
+//! natrix-bench jwt-setup <dir>   (operator, account, user.creds and jwt.conf for connrate)
 //! natrix-bench svg <label=file.csv>... > plot.svg
 //! ```
 mod client;
+mod jwt_setup;
 mod latency;
 mod scenarios;
 
@@ -32,9 +34,9 @@ struct Args {
     rest: Vec<String>,
 }
 
-const USAGE: &str = "usage: natrix-bench <pub|ingest|pubsub|fanout|queue|reqrep|wide|conns|subs|ceiling> \
+const USAGE: &str = "usage: natrix-bench <pub|ingest|pubsub|fanout|queue|reqrep|wide|conns|subs|ceiling|connrate> \
 [--url host:port] [--size B] [--secs S] [--msgs N] [--subs N] [--pubs N] [--concurrency C] \
-[--server-pid PID] [--json] [--hist-out FILE] [--user U --pass P]\n       natrix-bench svg label=file.csv ... > plot.svg";
+[--server-pid PID] [--json] [--hist-out FILE] [--user U --pass P] [--creds FILE]\n       natrix-bench jwt-setup DIR\n       natrix-bench svg label=file.csv ... > plot.svg";
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
@@ -73,8 +75,9 @@ fn parse_args() -> Result<Args, String> {
             "--hist-out" => a.hist_out = Some(it.next().ok_or("--hist-out needs a file")?),
             "--user" => a.user = Some(it.next().ok_or("--user needs a value")?),
             "--pass" => a.pass = Some(it.next().ok_or("--pass needs a value")?),
+            "--creds" => client::load_creds(&it.next().ok_or("--creds needs a file")?)?,
             "-h" | "--help" => return Err(USAGE.into()),
-            other if a.scenario == "svg" => a.rest.push(other.to_string()),
+            other if a.scenario == "svg" || a.scenario == "jwt-setup" => a.rest.push(other.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
@@ -97,6 +100,7 @@ fn run(a: &Args) -> std::io::Result<Outcome> {
         "conns" => scenarios::conns(&a.url, a.subs.unwrap_or(1000), a.server_pid),
         "subs" => scenarios::subs(&a.url, a.subs.unwrap_or(1_000_000), a.server_pid),
         "ceiling" => scenarios::ceiling(a.secs),
+        "connrate" => scenarios::connrate(&a.url, a.secs, a.concurrency),
         other => Err(std::io::Error::other(format!("unknown scenario {other:?}\n{USAGE}"))),
     }
 }
@@ -130,6 +134,9 @@ fn main() -> ExitCode {
     };
     if a.scenario == "svg" {
         return svg(&a);
+    }
+    if a.scenario == "jwt-setup" {
+        return jwt_setup::run(&a.rest);
     }
     if let Some(u) = &a.user {
         let _ = client::CREDENTIALS.set((u.clone(), a.pass.clone().unwrap_or_default()));
