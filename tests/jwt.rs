@@ -587,3 +587,37 @@ fn directory_resolver_stores_updates() {
     let s = TestServer::start_with_config(&conf);
     assert_eq!(raw_user(s.port, &u).1, "PONG", "loaded from the directory after a restart");
 }
+
+/// nats-py (with its `nkeys` package) connects with a .creds file; a user of an account
+/// the server does not know is refused.
+#[test]
+fn nats_py_with_creds_file() {
+    let ok = std::process::Command::new("python3").args(["-c", "import nats, nkeys"]).output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok {
+        if std::env::var_os("NATRIX_REQUIRE_CLIENTS").is_some() {
+            panic!("nats-py or nkeys is not installed but NATRIX_REQUIRE_CLIENTS is set");
+        }
+        println!("SKIPPED: python3 with nats-py and nkeys not found (pip install nats-py nkeys)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let acc = account(&op, |_| {});
+    let stranger = account(&op, |_| {});
+    let s = TestServer::start_with_config(&config(dir.path(), &op, &[&acc]));
+    let good = creds_file(dir.path(), &user(&acc, |_| {}));
+    let bad = creds_file(dir.path(), &user(&stranger, |_| {}));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/python_creds.py");
+    let out = std::process::Command::new("timeout")
+        .args(["60", "python3", script, &s.port.to_string()])
+        .arg(&good)
+        .arg(&bad)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "nats-py creds test failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
