@@ -621,3 +621,20 @@ fn nats_py_with_creds_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn account_expiry_transcript(t: Target) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let acc = account(&op, |c| c.exp = now() + 2);
+    let u = user(&acc, |_| {});
+    let s = TestServer::start_on(t, Some(&config(dir.path(), &op, &[&acc])), &[]);
+    let (mut c, first) = raw_user(s.port, &u);
+    let (rest, closed) = c.read_until_closed(Duration::from_secs(6));
+    format!("{first} then {} closed={closed}", String::from_utf8_lossy(&rest).trim_end())
+}
+
+#[test]
+fn account_expiring_while_connected() {
+    let got = account_expiry_transcript(target());
+    assert_eq!(got, "PONG then -ERR 'Account Authentication Expired' closed=true");
+}

@@ -220,3 +220,36 @@ fn config_keys() {
     assert!(e.contains("not supported"), "{e}");
 }
 
+
+#[test]
+fn scoped_and_operator_signing_keys() {
+    // An operator signing key signs the account; a scoped account signing key's
+    // template replaces the user's own permissions.
+    let (op, op_sk, acc, sk, user) =
+        (KeyPair::new_operator(), KeyPair::new_operator(), KeyPair::new_account(), KeyPair::new_account(), KeyPair::new_user());
+    let mut opc = Claims { sub: op.public_key(), nats: Operator::new(), ..Default::default() };
+    opc.nats.signing_keys.push(op_sk.public_key());
+    let op_jwt = encode(&mut opc, &op).expect("op");
+    let mut template = User::unlimited();
+    template.permissions.publish = Permission { allow: vec!["scoped.>".into()], deny: vec![] };
+    let mut account = Account::unlimited();
+    account.signing_keys.push(claims::SigningKey::Scoped(claims::ScopedKey {
+        kind: "user_scope".into(),
+        key: sk.public_key(),
+        role: "r".into(),
+        template,
+    }));
+    let acc_jwt = encode(&mut Claims { sub: acc.public_key(), nats: account, ..Default::default() }, &op_sk).expect("acc");
+    let mut u = Claims { sub: user.public_key(), nats: User::unlimited(), ..Default::default() };
+    u.nats.issuer_account = acc.public_key();
+    u.nats.permissions.publish = Permission { allow: vec![">".into()], deny: vec![] };
+    let user_jwt = encode(&mut u, &sk).expect("user");
+    let c = Chain { acc, user, op_jwt, acc_jwt };
+    let got = login(&c, &user_jwt).expect("login");
+    let p = got.permissions.expect("perms");
+    assert!(p.can_publish(b"scoped.x"));
+    assert!(!p.can_publish(b"other"));
+    // The signing key JSON round-trips as an object, a plain key as a string.
+    let j = serde_json::to_string(&claims::SigningKey::Key("AKEY".into())).expect("json");
+    assert_eq!(j, "\"AKEY\"");
+}

@@ -63,6 +63,8 @@ pub struct JwtUser {
     pub max_subs: Option<u32>,
     /// Largest payload (user/scope and account limits combined); `None` = unlimited.
     pub max_payload: Option<u32>,
+    /// The account JWT's `exp` (Unix seconds), if it has one.
+    pub account_expires: Option<i64>,
     /// The account's `conn` limit; `None` = unlimited.
     pub max_account_conns: Option<u32>,
 }
@@ -189,6 +191,7 @@ impl JwtAuth {
             max_subs: min_limit(user.subs, limits.subs),
             max_payload: min_limit(user.payload, limits.payload),
             max_account_conns: min_limit(NO_LIMIT, limits.conn),
+            account_expires: (acc.claims.exp > 0).then_some(acc.claims.exp),
         })
     }
 }

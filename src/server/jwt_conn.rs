@@ -1,6 +1,7 @@
-//! Connections admitted by a JWT: their credentials expire (the user JWT's `exp`, or the
-//! end of the connect-time window), after which they are closed with nats-server's
-//! `User Authentication Expired`.
+//! Connections admitted by a JWT: their credentials expire (the user JWT's `exp`, the
+//! end of the connect-time window, or the account JWT's `exp`), after which they are
+//! closed with nats-server's `User Authentication Expired` (or `Account Authentication
+//! Expired`); the account `conn` limit; `$SYS` account claim updates and lookups.
 use super::conn::CloseReason;
 use super::core::Core;
 use crate::jwt::resolver;
@@ -11,13 +12,22 @@ use std::time::{Duration, Instant};
 /// When a connection admitted now (`now`, the core's clock) must be closed, from the
 /// JWT user's expiry in Unix seconds (whole seconds, as nats-server's timer).
 pub(super) fn deadline(user: &crate::jwt::JwtUser, now: Instant) -> Option<Instant> {
-    let exp = user.expires?;
+    let exp = match (user.expires, user.account_expires) {
+        (Some(u), Some(a)) => u.min(a),
+        (u, a) => u.or(a)?,
+    };
     let left = exp.saturating_sub(crate::jwt::now_unix()).max(0);
     Some(now + Duration::from_secs(u64::try_from(left).unwrap_or(0)))
 }
 
+/// Whether an expiry in Unix seconds has passed (whole seconds, as the timer).
+fn j_expired(exp: i64) -> bool {
+    crate::jwt::now_unix() >= exp
+}
+
 impl Core {
-    /// Closes a connection whose JWT credentials have expired; true when it did.
+    /// Closes a connection whose JWT credentials (the user's or its account's) have
+    /// expired; true when it did.
     pub(super) fn check_auth_expiry(&mut self, slot: u32) -> bool {
         let now = self.now;
         let due = self
@@ -26,7 +36,13 @@ impl Core {
             .and_then(|c| c.auth_expires)
             .is_some_and(|d| now >= d);
         if due {
-            self.send_err(slot, "User Authentication Expired");
+            let account_expired = self
+                .conn(slot)
+                .and_then(|c| c.jwt.as_ref())
+                .and_then(|j| j.account_expires)
+                .is_some_and(|a| j_expired(a));
+            let text = if account_expired { "Account Authentication Expired" } else { "User Authentication Expired" };
+            self.send_err(slot, text);
             self.close(slot, CloseReason::AuthExpired);
         }
         due
