@@ -159,7 +159,7 @@ impl AccountLimits {
 #[serde(untagged)]
 pub enum SigningKey {
     Key(String),
-    Scoped(ScopedKey),
+    Scoped(Box<ScopedKey>),
 }
 
 impl SigningKey {

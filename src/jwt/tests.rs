@@ -233,12 +233,12 @@ fn scoped_and_operator_signing_keys() {
     let mut template = User::unlimited();
     template.permissions.publish = Permission { allow: vec!["scoped.>".into()], deny: vec![] };
     let mut account = Account::unlimited();
-    account.signing_keys.push(claims::SigningKey::Scoped(claims::ScopedKey {
+    account.signing_keys.push(claims::SigningKey::Scoped(Box::new(claims::ScopedKey {
         kind: "user_scope".into(),
         key: sk.public_key(),
         role: "r".into(),
         template,
-    }));
+    })));
     let acc_jwt = encode(&mut Claims { sub: acc.public_key(), nats: account, ..Default::default() }, &op_sk).expect("acc");
     let mut u = Claims { sub: user.public_key(), nats: User::unlimited(), ..Default::default() };
     u.nats.issuer_account = acc.public_key();

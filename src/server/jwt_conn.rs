@@ -40,7 +40,7 @@ impl Core {
                 .conn(slot)
                 .and_then(|c| c.jwt.as_ref())
                 .and_then(|j| j.account_expires)
-                .is_some_and(|a| j_expired(a));
+                .is_some_and(j_expired);
             let text = if account_expired { "Account Authentication Expired" } else { "User Authentication Expired" };
             self.send_err(slot, text);
             self.close(slot, CloseReason::AuthExpired);
