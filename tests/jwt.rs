@@ -638,3 +638,45 @@ fn account_expiring_while_connected() {
     let got = account_expiry_transcript(target());
     assert_eq!(got, "PONG then -ERR 'Account Authentication Expired' closed=true");
 }
+
+/// An update lowering the account's `conn` limit from 2 to 1 disconnects one of its two
+/// connections.
+fn conn_limit_update_transcript(t: Target) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let sys = account(&op, |_| {});
+    let acc = account(&op, |c| c.nats.limits.conn = 2);
+    let sys_user = user(&sys, |_| {});
+    let (u1, u2) = (user(&acc, |_| {}), user(&acc, |_| {}));
+    let s = TestServer::start_on(t, Some(&sys_config(dir.path(), &op, &sys, &[&acc], "resolver: MEMORY")), &[]);
+    let (mut sc, _) = raw_user(s.port, &sys_user);
+    let (mut c1, _) = raw_user(s.port, &u1);
+    let (mut c2, _) = raw_user(s.port, &u2);
+    let mut c = Claims { sub: acc.kp.public_key(), name: "acc".into(), nats: Account::unlimited(), ..Default::default() };
+    c.nats.limits.conn = 1;
+    let update = encode(&mut c, &op.kp).expect("update");
+    let mut out = vec![push_update(&mut sc, &format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", acc.kp.public_key()), &update)];
+    std::thread::sleep(Duration::from_millis(500));
+    let mut closed = Vec::new();
+    for c in [&mut c1, &mut c2] {
+        c.try_send(b"PING\r\n");
+        let (got, was_closed) = c.read_until_closed(Duration::from_millis(500));
+        closed.push(format!("{} closed={was_closed}", String::from_utf8_lossy(&got).trim_end()));
+    }
+    closed.sort();
+    out.extend(closed);
+    out
+}
+
+#[test]
+fn lowered_conn_limit_disconnects_the_excess() {
+    let got = conn_limit_update_transcript(target());
+    assert_eq!(
+        got,
+        vec![
+            "MSG -> jwt updated".to_string(),
+            "-ERR 'maximum account active connections exceeded' closed=true".to_string(),
+            "PONG closed=false".to_string(),
+        ]
+    );
+}

@@ -160,6 +160,10 @@ pub fn parse_resolver(k: &str, v: &Node, trust: &mut TrustConfig) -> Result<(), 
             let dir = std::path::PathBuf::from(dir.ok_or_else(|| err(&v.pos, "resolver needs a dir"))?);
             std::fs::create_dir_all(&dir).map_err(|e| err(&v.pos, format!("resolver dir {}: {e}", dir.display())))?;
             for (account, jwt) in super::resolver::load_dir(&dir).map_err(|e| err(&v.pos, e))? {
+                let iat = |j: &str| codec::decode_account(j).map(|c| c.iat).unwrap_or(0);
+                if trust.preload.iter().any(|p| p.account == account && iat(&p.jwt) > iat(&jwt)) {
+                    continue; // a newer `resolver_preload` entry wins
+                }
                 trust.preload.retain(|p| p.account != account);
                 trust.preload.push(Preload { account, jwt, pos: Some(v.pos.clone()), stored: true });
             }

@@ -128,6 +128,9 @@ impl Core {
                         c.auth_expires = id.jwt.as_ref().and_then(|j| super::jwt_conn::deadline(j, now));
                         c.jwt = id.jwt;
                     }
+                    if !self.enforce_account_conn_limit(slot) {
+                        continue;
+                    }
                     self.prune_subscriptions(slot);
                 }
             }

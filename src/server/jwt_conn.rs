@@ -84,6 +84,29 @@ impl Core {
     }
 }
 
+impl Core {
+    /// After an account update lowered its `conn` limit: connections over it are closed
+    /// with `maximum account active connections exceeded` (each decides atomically, so
+    /// exactly the excess goes). Returns false when this one was closed.
+    pub(super) fn enforce_account_conn_limit(&mut self, slot: u32) -> bool {
+        let Some(c) = self.conn(slot) else { return false };
+        let Some(max) = c.jwt.as_ref().and_then(|j| j.max_account_conns) else { return true };
+        let account = self.account(c.account);
+        let over = account
+            .jwt_conns
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n > max).then(|| n - 1))
+            .is_ok();
+        if over {
+            if let Some(c) = self.conn_mut(slot) {
+                c.jwt = None; // no longer counted
+            }
+            self.send_err(slot, "maximum account active connections exceeded");
+            self.close(slot, CloseReason::MaxAccountConnections);
+        }
+        !over
+    }
+}
+
 /// Serialises account updates (each one replaces the live options).
 static UPDATES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
