@@ -116,7 +116,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "ocsp",
     "allow_non_tls",
     "resolver_tls",
-    "resolver_pinned_accounts",
     "no_system",
     "no_sys_acc",
     "no_header_support",
@@ -252,6 +251,7 @@ impl Options {
                 crate::jwt::config::parse_resolver(k, v, &mut self.auth.trust)?
             }
             "resolver_preload" => crate::jwt::config::parse_preload(k, v, &mut self.auth.trust)?,
+            "resolver_pinned_accounts" => crate::jwt::config::parse_pinned(k, v, &mut self.auth.trust)?,
             "no_auth_user" => self.auth.no_auth_user = Some(string(k, v)?),
             "system_account" | "system" | "no_system_account" => {
                 if k.eq_ignore_ascii_case("no_system_account") {

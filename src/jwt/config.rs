@@ -35,6 +35,8 @@ pub struct TrustConfig {
     pub trusted_keys: Vec<String>,
     pub resolver: Option<ResolverConfig>,
     pub preload: Vec<Preload>,
+    /// `resolver_pinned_accounts`: when not empty, only users of these accounts connect.
+    pub pinned: Vec<String>,
     /// Where `operator`/`trusted_keys` were set, for errors found later.
     pub pos: Option<Pos>,
 }
@@ -172,6 +174,17 @@ pub fn parse_resolver(k: &str, v: &Node, trust: &mut TrustConfig) -> Result<(), 
         }
         _ => Err(err(&v.pos, format!("{k}: expected MEMORY"))),
     }
+}
+
+/// `resolver_pinned_accounts: ["A…", …]`.
+pub fn parse_pinned(k: &str, v: &Node, trust: &mut TrustConfig) -> Result<(), ConfigError> {
+    for (s, pos) in strings(k, v)? {
+        if !codec::is_public_key(s, KeyKind::Account) {
+            return Err(err(pos, format!("{k}: {s:?} is not a valid public account nkey")));
+        }
+        trust.pinned.push(s.to_string());
+    }
+    Ok(())
 }
 
 /// `resolver_preload { <account public key>: <account JWT> }`.

@@ -53,6 +53,8 @@ pub enum JwtError {
     Creds(String),
     #[error("no user JWT in CONNECT")]
     NoJwt,
+    #[error("account {0} is not listed in resolver_pinned_accounts")]
+    NotPinned(String),
     #[error("account {0} not found")]
     UnknownAccount(String),
     #[error("account {0} is not signed by a trusted operator")]

@@ -253,3 +253,20 @@ fn scoped_and_operator_signing_keys() {
     let j = serde_json::to_string(&claims::SigningKey::Key("AKEY".into())).expect("json");
     assert_eq!(j, "\"AKEY\"");
 }
+
+#[test]
+fn pinned_accounts() {
+    let c = chain();
+    let jwt = user_jwt(&c, |_| {});
+    let mut t = trust(&c);
+    t.pinned = vec![KeyPair::new_account().public_key()];
+    let nonce = b"n";
+    let r = JwtAuth::new(&t).authenticate(Some(&jwt), Some(&sign(&c.user, nonce)), Some(nonce), peer());
+    assert!(matches!(r, Err(JwtError::NotPinned(_))));
+    t.pinned.push(c.acc.public_key());
+    assert!(JwtAuth::new(&t).authenticate(Some(&jwt), Some(&sign(&c.user, nonce)), Some(nonce), peer()).is_ok());
+    let conf = format!("operator: \"{}\"\nresolver_pinned_accounts: [\"{}\"]\n", c.op_jwt, c.acc.public_key());
+    let (o, _) = crate::config::Options::from_str(&conf, std::path::Path::new("t.conf")).expect("conf");
+    assert_eq!(o.auth.trust.pinned, vec![c.acc.public_key()]);
+    assert!(crate::config::Options::from_str("resolver_pinned_accounts: [\"Uxx\"]\n", std::path::Path::new("t.conf")).is_err());
+}

@@ -81,6 +81,7 @@ pub struct Peer {
 #[derive(Debug, Default)]
 pub struct JwtAuth {
     trusted: Vec<String>,
+    pinned: Vec<String>,
     accounts: HashMap<String, Arc<VerifiedAccount>>,
 }
 
@@ -88,7 +89,7 @@ impl JwtAuth {
     /// Verifies the preloaded accounts against the trusted keys (invalid ones are left
     /// out; configuration loading has already refused them with their position).
     pub fn new(cfg: &TrustConfig) -> JwtAuth {
-        let mut a = JwtAuth { trusted: cfg.trusted_signers(), accounts: HashMap::new() };
+        let mut a = JwtAuth { trusted: cfg.trusted_signers(), pinned: cfg.pinned.clone(), accounts: HashMap::new() };
         for p in &cfg.preload {
             match a.verify_account(&p.jwt) {
                 Ok(acc) if acc.claims.sub == p.account => {
@@ -136,6 +137,9 @@ impl JwtAuth {
         codec::check_times(&uc, peer.now)?;
         connection_type_allowed(&uc.nats.allowed_connection_types)?;
         let account_key = if uc.nats.issuer_account.is_empty() { &uc.iss } else { &uc.nats.issuer_account };
+        if !self.pinned.is_empty() && !self.pinned.contains(account_key) {
+            return Err(JwtError::NotPinned(account_key.clone()));
+        }
         let acc = self.accounts.get(account_key).ok_or_else(|| JwtError::UnknownAccount(account_key.clone()))?;
         if !self.trusted.contains(&acc.claims.iss) {
             return Err(JwtError::UntrustedAccount(account_key.clone()));
