@@ -680,3 +680,54 @@ fn lowered_conn_limit_disconnects_the_excess() {
         ]
     );
 }
+
+/// A user issued by a scoped signing key gets the key's template, with `{{name()}}`
+/// filled in; a scoped user carrying its own permissions is refused.
+fn scoped_transcript(t: Target) -> Vec<String> {
+    use natrix::jwt::claims::{ScopedKey, SigningKey};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let sk = KeyPair::new_account();
+    let mut template = User::unlimited();
+    template.permissions.publish = Permission { allow: vec!["u.{{name()}}.>".into()], deny: vec![] };
+    let key = sk.public_key();
+    let acc = account(&op, |c| {
+        c.nats.signing_keys.push(SigningKey::Scoped(Box::new(ScopedKey { kind: "user_scope".into(), key, role: "r".into(), template })));
+    });
+    let scoped_user = |own: bool| {
+        let kp = KeyPair::new_user();
+        let mut nats = User { kind: "user".into(), version: 2, issuer_account: acc.kp.public_key(), ..Default::default() };
+        if own {
+            nats.subs = -1;
+        }
+        let mut c = Claims { sub: kp.public_key(), name: "bob".into(), nats, ..Default::default() };
+        Usr { jwt: encode(&mut c, &sk).expect("scoped user"), kp }
+    };
+    let s = TestServer::start_on(t, Some(&config(dir.path(), &op, &[&acc])), &[]);
+    let (_, refused) = raw_user(s.port, &scoped_user(true));
+    let (mut c, first) = raw_user(s.port, &scoped_user(false));
+    c.send(b"PUB u.bob.x 1\r\nx\r\nPUB u.alice.x 1\r\nx\r\nPING\r\n");
+    let got = String::from_utf8_lossy(&c.read_until(b"PONG\r\n", Duration::from_secs(5)).unwrap_or_default()).trim_end().to_string();
+    vec![format!("own limits: {refused}"), format!("scoped: {first}"), got]
+}
+
+#[test]
+fn scoped_signing_key_templates() {
+    let got = scoped_transcript(target());
+    assert_eq!(
+        got,
+        vec![
+            format!("own limits: {VIOLATION}"),
+            "scoped: PONG".to_string(),
+            "-ERR 'Permissions Violation for Publish to \"u.alice.x\"'\r\nPONG".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn scoped_same_as_nats_server() {
+    if skip_without_nats_server() {
+        return;
+    }
+    assert_eq!(scoped_transcript(Target::Natrix), scoped_transcript(Target::NatsServer));
+}

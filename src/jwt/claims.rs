@@ -116,6 +116,20 @@ pub struct User {
 }
 
 impl User {
+    /// Whether permissions and limits are all unset (zero values, not -1): what a user
+    /// issued by a scoped signing key must look like.
+    pub fn has_empty_permissions(&self) -> bool {
+        self.permissions.is_empty()
+            && self.src.is_empty()
+            && self.times.is_empty()
+            && self.times_location.is_empty()
+            && self.subs == 0
+            && self.data == 0
+            && self.payload == 0
+            && !self.bearer_token
+            && self.allowed_connection_types.is_empty()
+    }
+
     /// A user with nats-io/jwt's defaults for a new user claim (every limit unlimited).
     pub fn unlimited() -> User {
         User { subs: NO_LIMIT, data: NO_LIMIT, payload: NO_LIMIT, kind: "user".into(), version: 2, ..Default::default() }

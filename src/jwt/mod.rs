@@ -15,6 +15,7 @@ pub mod config;
 pub mod creds;
 pub mod imports;
 pub mod resolver;
+pub mod template;
 pub mod verify;
 
 pub use codec::{decode, decode_account, decode_activation, decode_operator, decode_user, encode, KeyKind};

@@ -243,8 +243,12 @@ fn scoped_and_operator_signing_keys() {
     let mut u = Claims { sub: user.public_key(), nats: User::unlimited(), ..Default::default() };
     u.nats.issuer_account = acc.public_key();
     u.nats.permissions.publish = Permission { allow: vec![">".into()], deny: vec![] };
-    let user_jwt = encode(&mut u, &sk).expect("user");
+    let with_own = encode(&mut u, &sk).expect("user");
     let c = Chain { acc, user, op_jwt, acc_jwt };
+    assert!(matches!(login(&c, &with_own), Err(JwtError::Invalid(_))), "scoped users carry no permissions");
+    let mut u = Claims { sub: c.user.public_key(), nats: User { kind: "user".into(), version: 2, ..Default::default() }, ..Default::default() };
+    u.nats.issuer_account = c.acc.public_key();
+    let user_jwt = encode(&mut u, &sk).expect("user");
     let got = login(&c, &user_jwt).expect("login");
     let p = got.permissions.expect("perms");
     assert!(p.can_publish(b"scoped.x"));
@@ -269,4 +273,30 @@ fn pinned_accounts() {
     let (o, _) = crate::config::Options::from_str(&conf, std::path::Path::new("t.conf")).expect("conf");
     assert_eq!(o.auth.trust.pinned, vec![c.acc.public_key()]);
     assert!(crate::config::Options::from_str("resolver_pinned_accounts: [\"Uxx\"]\n", std::path::Path::new("t.conf")).is_err());
+}
+
+#[test]
+fn scoped_templates() {
+    use super::template::{expand, TemplateContext};
+    let tags = vec!["dept:eng".to_string(), "dept:ops".to_string(), "other:x".to_string()];
+    let ctx = TemplateContext {
+        user_name: "bob",
+        user_key: "UKEY",
+        user_tags: &tags,
+        account_name: "acme",
+        account_key: "AKEY",
+        account_tags: &[],
+    };
+    let mut t = User::unlimited();
+    t.permissions.publish = Permission {
+        allow: vec!["u.{{name()}}.>".into(), "d.{{tag(dept)}}".into(), "plain".into()],
+        deny: vec!["{{account-name()}}.secret".into()],
+    };
+    t.permissions.subscribe = Permission { allow: vec!["x.{{tag(missing)}}".into(), "y.{{bogus()}}".into()], deny: vec![] };
+    let u = expand(t, &ctx).expect("expand");
+    assert_eq!(u.permissions.publish.allow, vec!["u.bob.>", "d.eng", "d.ops", "plain"]);
+    assert_eq!(u.permissions.publish.deny, vec!["acme.secret"]);
+    // Nothing valid came out of a non-empty allow list: deny everything.
+    assert!(u.permissions.subscribe.allow.is_empty());
+    assert_eq!(u.permissions.subscribe.deny, vec![">"]);
 }

@@ -150,8 +150,18 @@ impl JwtAuth {
             match acc.signing_keys.get(&uc.iss) {
                 None => return Err(JwtError::UnknownIssuer(uc.iss.clone())),
                 Some(Some(template)) => {
-                    let mut t = template.clone();
-                    t.bearer_token = user.bearer_token && t.bearer_token;
+                    if !uc.nats.has_empty_permissions() {
+                        return Err(JwtError::Invalid("scoped users require no permissions or limits set".into()));
+                    }
+                    let ctx = super::template::TemplateContext {
+                        user_name: &uc.name,
+                        user_key: &uc.sub,
+                        user_tags: &uc.nats.tags,
+                        account_name: &acc.claims.name,
+                        account_key: &uc.nats.issuer_account,
+                        account_tags: &acc.claims.nats.tags,
+                    };
+                    let mut t = super::template::expand(template.clone(), &ctx)?;
                     t.issuer_account = user.issuer_account.clone();
                     user = t;
                 }
