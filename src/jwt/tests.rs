@@ -300,3 +300,22 @@ fn scoped_templates() {
     assert!(u.permissions.subscribe.allow.is_empty());
     assert_eq!(u.permissions.subscribe.deny, vec![">"]);
 }
+
+#[test]
+fn disallow_bearer_and_account_expiry() {
+    let mut acc = Account::unlimited();
+    acc.limits.disallow_bearer = true;
+    let c = chain_with(acc);
+    let bearer = user_jwt(&c, |u| u.nats.bearer_token = true);
+    let auth = JwtAuth::new(&trust(&c));
+    let r = auth.authenticate(Some(&bearer), None, Some(b"n"), peer());
+    assert_eq!(r.unwrap_err(), JwtError::BearerNotAllowed);
+
+    let mut c = chain();
+    let (op, acc_kp) = (KeyPair::new_operator(), c.acc.clone());
+    // An expired account JWT from a trusted operator: its users are refused.
+    c.op_jwt = encode(&mut Claims { sub: op.public_key(), nats: Operator::new(), ..Default::default() }, &op).expect("op");
+    c.acc_jwt = encode(&mut Claims { sub: acc_kp.public_key(), exp: now_unix() - 5, nats: Account::unlimited(), ..Default::default() }, &op)
+        .expect("acc");
+    assert_eq!(login(&c, &user_jwt(&c, |_| {})).unwrap_err(), JwtError::AccountExpired);
+}
