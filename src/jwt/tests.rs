@@ -319,3 +319,13 @@ fn disallow_bearer_and_account_expiry() {
         .expect("acc");
     assert_eq!(login(&c, &user_jwt(&c, |_| {})).unwrap_err(), JwtError::AccountExpired);
 }
+
+#[test]
+fn trusted_keys_without_operator_jwt() {
+    let c = chain();
+    let op_key = decode_operator(&c.op_jwt).expect("op").sub;
+    let t = TrustConfig { operators: vec![], trusted_keys: vec![op_key], ..trust(&c) };
+    let nonce = b"n";
+    let jwt = user_jwt(&c, |_| {});
+    assert!(JwtAuth::new(&t).authenticate(Some(&jwt), Some(&sign(&c.user, nonce)), Some(nonce), peer()).is_ok());
+}
