@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod config;
 pub mod control;
+pub mod jwt;
 pub mod logging;
 pub mod monitor;
 pub mod proto;

@@ -6,6 +6,29 @@ use std::time::{Duration, Instant};
 /// Credentials every connection sends (`--user`/`--pass`), if any.
 pub static CREDENTIALS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
 
+/// A user JWT and its nkey (`--creds FILE`): every CONNECT carries the JWT and the
+/// INFO nonce signed with the key.
+pub static JWT_CREDS: std::sync::OnceLock<(String, nkeys::KeyPair)> = std::sync::OnceLock::new();
+
+/// Loads a `.creds` file into `JWT_CREDS`.
+pub fn load_creds(path: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let c = natrix::jwt::creds::parse(&text).map_err(|e| format!("{path}: {e}"))?;
+    let kp = nkeys::KeyPair::from_seed(&c.seed).map_err(|e| format!("{path}: {e}"))?;
+    let _ = JWT_CREDS.set((c.jwt, kp));
+    Ok(())
+}
+
+fn jwt_fields(info: &str) -> io::Result<String> {
+    let Some((jwt, kp)) = JWT_CREDS.get() else { return Ok(String::new()) };
+    let v: serde_json::Value = serde_json::from_str(info.trim_start_matches("INFO ").trim()).map_err(io::Error::other)?;
+    let nonce = v["nonce"].as_str().unwrap_or("");
+    let sig = kp.sign(nonce.as_bytes()).map_err(io::Error::other)?;
+    use base64::Engine as _;
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig);
+    Ok(format!(",\"jwt\":\"{jwt}\",\"sig\":\"{sig}\""))
+}
+
 /// Opens a connection, reads INFO, sends CONNECT (quiet, no echo unless asked).
 pub fn connect(addr: &str, echo: bool) -> io::Result<TcpStream> {
     let s = TcpStream::connect(addr)?;
@@ -19,7 +42,7 @@ pub fn connect(addr: &str, echo: bool) -> io::Result<TcpStream> {
     let mut w = s.try_clone()?;
     let creds = match CREDENTIALS.get() {
         Some((u, p)) => format!(",\"user\":{},\"pass\":{}", serde_json::Value::from(u.as_str()), serde_json::Value::from(p.as_str())),
-        None => String::new(),
+        None => jwt_fields(&info)?,
     };
     let connect = format!(
         "CONNECT {{\"verbose\":false,\"pedantic\":false,\"echo\":{echo},\"headers\":true,\"no_responders\":true,\"protocol\":1,\"name\":\"natrix-bench\"{creds}}}\r\n"

@@ -5,12 +5,14 @@
 //! natrix-bench <scenario> [--url 127.0.0.1:4222] [--size 16] [--secs 3] [--msgs N]
 //!              [--subs N] [--pubs N] [--concurrency C] [--server-pid PID] [--json]
 //!              [--hist-out FILE]
-//!              [--tls --tls-ca FILE]
-//! scenarios: pub ingest pubsub fanout queue reqrep wide conns subs ceiling handshakes
+//!              [--tls --tls-ca FILE] [--creds FILE]
+//! scenarios: pub ingest pubsub fanout queue reqrep wide conns subs ceiling handshakes connrate
 //! (with --tls: pubsub and handshakes over TLS)
+//! natrix-bench jwt-setup <dir>   (operator, account, user.creds and jwt.conf for connrate)
 //! natrix-bench svg <label=file.csv>... > plot.svg
 //! ```
 mod client;
+mod jwt_setup;
 mod latency;
 mod scenarios;
 mod tls;
@@ -37,9 +39,9 @@ struct Args {
     rest: Vec<String>,
 }
 
-const USAGE: &str = "usage: natrix-bench <pub|ingest|pubsub|fanout|queue|reqrep|wide|conns|subs|ceiling|handshakes> \
+const USAGE: &str = "usage: natrix-bench <pub|ingest|pubsub|fanout|queue|reqrep|wide|conns|subs|ceiling|handshakes|connrate> \
 [--url host:port] [--size B] [--secs S] [--msgs N] [--subs N] [--pubs N] [--concurrency C] \
-[--server-pid PID] [--json] [--hist-out FILE] [--user U --pass P] [--tls --tls-ca FILE]\n       natrix-bench svg label=file.csv ... > plot.svg";
+[--server-pid PID] [--json] [--hist-out FILE] [--user U --pass P] [--tls --tls-ca FILE] [--creds FILE]\n       natrix-bench jwt-setup DIR\n       natrix-bench svg label=file.csv ... > plot.svg";
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
@@ -85,8 +87,9 @@ fn parse_args() -> Result<Args, String> {
                 a.tls_ca = Some(it.next().ok_or("--tls-ca needs a file")?);
                 a.tls = true;
             }
+            "--creds" => client::load_creds(&it.next().ok_or("--creds needs a file")?)?,
             "-h" | "--help" => return Err(USAGE.into()),
-            other if a.scenario == "svg" => a.rest.push(other.to_string()),
+            other if a.scenario == "svg" || a.scenario == "jwt-setup" => a.rest.push(other.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
@@ -122,6 +125,7 @@ fn run(a: &Args) -> std::io::Result<Outcome> {
         "conns" => scenarios::conns(&a.url, a.subs.unwrap_or(1000), a.server_pid),
         "subs" => scenarios::subs(&a.url, a.subs.unwrap_or(1_000_000), a.server_pid),
         "ceiling" => scenarios::ceiling(a.secs),
+        "connrate" => scenarios::connrate(&a.url, a.secs, a.concurrency),
         other => Err(std::io::Error::other(format!("unknown scenario {other:?}\n{USAGE}"))),
     }
 }
@@ -155,6 +159,9 @@ fn main() -> ExitCode {
     };
     if a.scenario == "svg" {
         return svg(&a);
+    }
+    if a.scenario == "jwt-setup" {
+        return jwt_setup::run(&a.rest);
     }
     if let Some(u) = &a.user {
         let _ = client::CREDENTIALS.set((u.clone(), a.pass.clone().unwrap_or_default()));

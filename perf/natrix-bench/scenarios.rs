@@ -467,3 +467,30 @@ pub fn ceiling(secs: f64) -> io::Result<Outcome> {
     o.note("MB_per_s", format!("{:.0}", bytes as f64 / secs / 1e6));
     Ok(o)
 }
+
+/// Connections per second: `c` threads each open a connection, CONNECT (with `--creds`
+/// or `--user`, if given), PING/PONG, close — for `secs`.
+pub fn connrate(addr: &str, secs: f64, c: usize) -> io::Result<Outcome> {
+    let c = c.max(1);
+    let stop = Instant::now() + Duration::from_secs_f64(secs);
+    let start = Instant::now();
+    let handles: Vec<_> = (0..c)
+        .map(|_| {
+            let addr = addr.to_string();
+            thread::spawn(move || -> io::Result<u64> {
+                let mut n = 0u64;
+                while Instant::now() < stop {
+                    let mut s = connect(&addr, false)?;
+                    ping_pong(&mut s, DRAIN_LIMIT)?;
+                    n += 1;
+                }
+                Ok(n)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for h in handles {
+        total += h.join().map_err(|_| io::Error::other("connrate thread panicked"))??;
+    }
+    Ok(Outcome { scenario: format!("connrate c={c}"), msgs: total, secs: start.elapsed().as_secs_f64(), ..Default::default() })
+}

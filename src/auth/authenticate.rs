@@ -15,6 +15,8 @@ pub struct Identity {
     /// Account name (`$G` unless the user is listed in an account).
     pub account: String,
     pub permissions: Option<Arc<Permissions>>,
+    /// Operator mode: the user's verified JWT claims (limits, expiry).
+    pub jwt: Option<Box<crate::jwt::JwtUser>>,
 }
 
 /// Why authentication failed (never shown to the client: it always gets
@@ -35,6 +37,8 @@ pub enum AuthError {
     NoCertificate,
     #[error("no user maps to the client certificate ({0})")]
     CertNotMapped(String),
+    #[error("JWT: {0}")]
+    Jwt(#[from] crate::jwt::JwtError),
 }
 
 struct User {
@@ -52,6 +56,8 @@ pub struct Authenticator {
     tls_map: bool,
     /// User names that parse as LDAP DNs (for certificate subject matching).
     user_dns: Vec<(String, crate::tls::Dn)>,
+    /// Operator mode: JWT authentication replaces every other mechanism.
+    jwt: Option<crate::jwt::JwtAuth>,
 }
 
 impl Authenticator {
@@ -107,7 +113,8 @@ impl Authenticator {
                 (None, None) => {}
             }
         }
-        Authenticator { cfg: cfg.clone(), by_name, by_nkey, default_permissions, tls_map: false, user_dns: Vec::new() }
+        let jwt = cfg.trust.enabled().then(|| crate::jwt::JwtAuth::new(&cfg.trust));
+        Authenticator { cfg: cfg.clone(), by_name, by_nkey, default_permissions, tls_map: false, user_dns: Vec::new(), jwt }
     }
 
     /// Whether clients must send credentials.
@@ -121,7 +128,12 @@ impl Authenticator {
     }
 
     pub fn needs_nonce(&self) -> bool {
-        !self.by_nkey.is_empty()
+        !self.by_nkey.is_empty() || self.jwt.is_some()
+    }
+
+    /// Operator mode's verified accounts and trust, when configured.
+    pub fn jwt(&self) -> Option<&crate::jwt::JwtAuth> {
+        self.jwt.as_ref()
     }
 
     pub fn config(&self) -> &AuthConfig {
@@ -129,18 +141,30 @@ impl Authenticator {
     }
 
     pub fn authenticate(&self, co: &ConnectOptions, nonce: Option<&[u8]>) -> Result<Identity, AuthError> {
-        self.authenticate_with_cert(co, nonce, None)
+        self.authenticate_client(co, nonce, None, None)
     }
 
-    /// As `authenticate`, with the names of the verified client certificate (if any).
-    pub fn authenticate_with_cert(
+    /// As `authenticate`, knowing the client's address (JWT users may be limited to
+    /// source CIDRs) and the names of its verified client certificate (if any).
+    pub fn authenticate_client(
         &self,
         co: &ConnectOptions,
         nonce: Option<&[u8]>,
+        ip: Option<std::net::IpAddr>,
         cert: Option<&crate::tls::CertIdentity>,
     ) -> Result<Identity, AuthError> {
+        if let Some(j) = &self.jwt {
+            let peer = crate::jwt::verify::Peer { ip, now: crate::jwt::now_unix() };
+            let u = j.authenticate(co.jwt.as_deref(), co.sig.as_deref(), nonce, peer)?;
+            return Ok(Identity {
+                user: Some(u.key.clone()),
+                account: u.account.clone(),
+                permissions: u.permissions.clone(),
+                jwt: Some(Box::new(u)),
+            });
+        }
         if !self.required() {
-            return Ok(Identity { user: None, account: global(), permissions: None });
+            return Ok(Identity { user: None, account: global(), permissions: None, jwt: None });
         }
         if !self.by_nkey.is_empty() {
             if let Some(key) = co.nkey.as_deref() {
@@ -181,7 +205,7 @@ impl Authenticator {
         if let Some(token) = &self.cfg.token {
             return match co.auth_token.as_deref() {
                 Some(t) if secret_eq(token, t) => {
-                    Ok(Identity { user: None, account: global(), permissions: self.default_permissions.clone() })
+                    Ok(Identity { user: None, account: global(), permissions: self.default_permissions.clone(), jwt: None })
                 }
                 _ => Err(AuthError::BadToken),
             };
@@ -195,6 +219,7 @@ impl Authenticator {
                 user: Some(name.to_string()),
                 account: global(),
                 permissions: self.default_permissions.clone(),
+                jwt: None,
             });
         }
         Err(AuthError::NoCredentials)
@@ -210,6 +235,7 @@ fn identity(name: &str, user: &User) -> Identity {
         user: Some(name.to_string()),
         account: user.cfg.account.clone().unwrap_or_else(global),
         permissions: user.permissions.clone(),
+        jwt: None,
     }
 }
 
@@ -380,7 +406,7 @@ mod tests {
         let a = Authenticator::new(&cfg).with_tls_map(true);
         assert!(a.maps_certificates());
         let alice = crate::tls::CertIdentity { emails: vec!["alice@example.org".into()], ..Default::default() };
-        let id = a.authenticate_with_cert(&co("{}"), None, Some(&alice)).expect("alice");
+        let id = a.authenticate_client(&co("{}"), None, None, Some(&alice)).expect("alice");
         assert_eq!(id.user.as_deref(), Some("alice@example.org"));
         let kate = crate::tls::CertIdentity {
             has_subject: true,
@@ -388,11 +414,11 @@ mod tests {
             rdn: "CN=kate,O=Acme".into(),
             ..Default::default()
         };
-        assert_eq!(a.authenticate_with_cert(&co(r#"{"pass":"kpw"}"#), None, Some(&kate)).expect("kate").account, "A");
-        assert!(matches!(a.authenticate_with_cert(&co("{}"), None, Some(&kate)), Err(AuthError::BadPassword(_))));
-        assert_eq!(a.authenticate_with_cert(&co(r#"{"user":"alice@example.org"}"#), None, None).unwrap_err(), AuthError::NoCertificate);
+        assert_eq!(a.authenticate_client(&co(r#"{"pass":"kpw"}"#), None, None, Some(&kate)).expect("kate").account, "A");
+        assert!(matches!(a.authenticate_client(&co("{}"), None, None, Some(&kate)), Err(AuthError::BadPassword(_))));
+        assert_eq!(a.authenticate_client(&co(r#"{"user":"alice@example.org"}"#), None, None, None).unwrap_err(), AuthError::NoCertificate);
         let nobody = crate::tls::CertIdentity { dns: vec!["x".into()], ..Default::default() };
-        assert!(matches!(a.authenticate_with_cert(&co("{}"), None, Some(&nobody)), Err(AuthError::CertNotMapped(_))));
+        assert!(matches!(a.authenticate_client(&co("{}"), None, None, Some(&nobody)), Err(AuthError::CertNotMapped(_))));
     }
 
     #[test]

@@ -102,17 +102,19 @@ pub struct AuthConfig {
     pub no_auth_user: Option<String>,
     pub system_account: Option<String>,
     pub no_system_account: bool,
+    /// Operator mode (JWTs): operators, trusted keys, resolver and preloaded accounts.
+    pub trust: crate::jwt::TrustConfig,
 }
 
 impl AuthConfig {
     /// Whether clients must authenticate (nats-server leaves `auth_required` out of INFO
     /// when `no_auth_user` is set).
     pub fn is_auth_configured(&self) -> bool {
-        self.token.is_some() || self.user.is_some() || !self.users.is_empty()
+        self.token.is_some() || self.user.is_some() || !self.users.is_empty() || self.trust.enabled()
     }
 
     pub fn needs_nonce(&self) -> bool {
-        self.users.iter().any(|u| u.nkey.is_some())
+        self.users.iter().any(|u| u.nkey.is_some()) || self.trust.enabled()
     }
 
     /// Cross-checks, with nats-server's wording where it has one.

@@ -118,23 +118,10 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "max_subscription_tokens",
     "ocsp",
     "allow_non_tls",
-    "operator",
-    "operators",
-    "roots",
-    "root",
-    "root_operators",
-    "root_operator",
-    "resolver",
-    "account_resolver",
-    "accounts_resolver",
     "resolver_tls",
-    "resolver_preload",
-    "resolver_pinned_accounts",
     "no_system",
     "no_sys_acc",
     "no_header_support",
-    "trusted",
-    "trusted_keys",
     "connect_error_reports",
     "reconnect_error_reports",
     "websocket",
@@ -169,6 +156,7 @@ impl Options {
         for (key, node) in root.entries() {
             o.apply_key(key, node, &mut warnings)?;
         }
+        crate::jwt::config::check(&o.auth)?;
         o.apply_defaults();
         Ok((o, warnings))
     }
@@ -265,6 +253,15 @@ impl Options {
             "tls" => self.tls = Some(crate::tls::parse_tls_block(v, warnings)?),
             "authorization" => crate::auth::config::parse_authorization(v, &mut self.auth)?,
             "accounts" => crate::auth::config::parse_accounts(v, &mut self.auth)?,
+            "operator" | "operators" | "root" | "roots" | "root_operator" | "root_operators" => {
+                crate::jwt::config::parse_operators(k, v, &mut self.auth.trust)?
+            }
+            "trusted" | "trusted_keys" => crate::jwt::config::parse_trusted_keys(k, v, &mut self.auth.trust)?,
+            "resolver" | "account_resolver" | "accounts_resolver" => {
+                crate::jwt::config::parse_resolver(k, v, &mut self.auth.trust)?
+            }
+            "resolver_preload" => crate::jwt::config::parse_preload(k, v, &mut self.auth.trust)?,
+            "resolver_pinned_accounts" => crate::jwt::config::parse_pinned(k, v, &mut self.auth.trust)?,
             "no_auth_user" => self.auth.no_auth_user = Some(string(k, v)?),
             "system_account" | "system" | "no_system_account" => {
                 if k.eq_ignore_ascii_case("no_system_account") {
@@ -274,7 +271,7 @@ impl Options {
                 }
                 warnings.push(ConfigWarning::at(
                     &key.pos,
-                    format!("\"{k}\": natrix has no system account events or $SYS services yet; ignored"),
+                    format!("\"{k}\": natrix has no system account events; in operator mode it only serves account JWT updates and lookups"),
                 ));
             }
             "jetstream" => {

@@ -18,6 +18,8 @@ pub struct Account {
     pub routes: RwLock<Arc<super::imports::AccountRoutes>>,
     /// Replies of requests that reached this account through a service import.
     pub responses: super::imports::ResponseMap,
+    /// Connections admitted by a user JWT of this account (for the JWT `conn` limit).
+    pub jwt_conns: std::sync::atomic::AtomicU32,
 }
 
 impl Account {
@@ -28,6 +30,7 @@ impl Account {
             sublist: Sublist::new(),
             routes: RwLock::new(Arc::default()),
             responses: super::imports::ResponseMap::new(),
+            jwt_conns: std::sync::atomic::AtomicU32::new(0),
         }
     }
 }

@@ -16,13 +16,17 @@ impl Core {
     /// Authenticates a CONNECT. On success binds the account and permissions and
     /// returns true; on failure sends `Authorization Violation` and closes.
     pub(super) fn authenticate(&mut self, slot: u32, opts: &ConnectOptions) -> bool {
+        let now = self.now;
         let Some(c) = self.conn(slot) else { return false };
         let nonce = c.nonce.as_deref().map(str::as_bytes);
-        match self.auth.authenticate_with_cert(opts, nonce, c.cert.as_deref()) {
+        match self.auth.authenticate_client(opts, nonce, Some(c.addr.ip()), c.cert.as_deref()) {
             Ok(id) => {
                 let account = self.shared.accounts.get_or_create(&id.account);
                 self.ensure_account(account.id);
                 let required = self.auth.required();
+                if !self.admit_to_account(slot, &account, id.jwt.as_deref()) {
+                    return false;
+                }
                 let Some(c) = self.conn_mut(slot) else { return false };
                 if c.account != account.id && !c.subs.is_empty() {
                     // A second CONNECT moving a connection with subscriptions elsewhere.
@@ -33,6 +37,8 @@ impl Core {
                 c.user = id.user.map(Into::into);
                 c.perms = id.permissions.map(ConnPerms::new);
                 c.auth_deadline = None;
+                c.auth_expires = id.jwt.as_ref().and_then(|j| super::jwt_conn::deadline(j, now));
+                c.jwt = id.jwt;
                 if required {
                     c.creds = Some(Box::new(credentials_of(opts)));
                 }
@@ -99,11 +105,16 @@ impl Core {
             let creds = c.creds.as_deref().cloned().unwrap_or_default();
             let nonce = c.nonce.as_deref().map(str::as_bytes);
             let (old_account, addr, cid) = (c.account, c.addr, c.cid);
-            match self.auth.authenticate_with_cert(&creds, nonce, c.cert.as_deref()) {
+            match self.auth.authenticate_client(&creds, nonce, Some(addr.ip()), c.cert.as_deref()) {
                 Err(e) => {
                     crate::debug!("{addr} - cid:{cid} - re-authentication after reload failed: {e}");
-                    self.send_err(slot, "Authorization Violation");
-                    self.close(slot, CloseReason::AuthViolation);
+                    if e == crate::auth::AuthError::Jwt(crate::jwt::JwtError::Revoked) {
+                        self.send_err(slot, "User Authentication Revoked");
+                        self.close(slot, CloseReason::AuthRevoked);
+                    } else {
+                        self.send_err(slot, "Authorization Violation");
+                        self.close(slot, CloseReason::AuthViolation);
+                    }
                 }
                 Ok(id) => {
                     let account = self.shared.accounts.get_or_create(&id.account);
@@ -111,8 +122,14 @@ impl Core {
                         self.close(slot, CloseReason::ClientClosed);
                         continue;
                     }
+                    let now = self.now;
                     if let Some(c) = self.conn_mut(slot) {
                         c.perms = id.permissions.map(ConnPerms::new);
+                        c.auth_expires = id.jwt.as_ref().and_then(|j| super::jwt_conn::deadline(j, now));
+                        c.jwt = id.jwt;
+                    }
+                    if !self.enforce_account_conn_limit(slot) {
+                        continue;
                     }
                     self.prune_subscriptions(slot);
                 }

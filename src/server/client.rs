@@ -125,7 +125,8 @@ impl Core {
         let Some(c) = self.conn_mut(slot) else { return };
         c.active = true;
         let verbose = c.flags.verbose;
-        if max_subs > 0 && c.subs.len() >= max_subs {
+        let jwt_full = c.jwt.as_ref().and_then(|j| j.max_subs).is_some_and(|m| c.subs.len() >= m as usize);
+        if jwt_full || (max_subs > 0 && c.subs.len() >= max_subs) {
             self.send_err(slot, "maximum subscriptions exceeded");
             return;
         }

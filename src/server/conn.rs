@@ -17,6 +17,9 @@ pub enum CloseReason {
     MaxConnections,
     AuthViolation,
     AuthTimeout,
+    AuthExpired,
+    AuthRevoked,
+    MaxAccountConnections,
     BadClientProtocol,
     NoRespondersRequiresHeaders,
     StaleConnection,
@@ -39,6 +42,9 @@ impl CloseReason {
             CloseReason::MaxConnections => "Maximum Connections Exceeded",
             CloseReason::AuthViolation => "Authentication Failure",
             CloseReason::AuthTimeout => "Authentication Timeout",
+            CloseReason::AuthExpired => "Authentication Expired",
+            CloseReason::AuthRevoked => "Credentials Revoked",
+            CloseReason::MaxAccountConnections => "Maximum Account Connections Exceeded",
             CloseReason::BadClientProtocol => "Bad Client Protocol Version",
             CloseReason::NoRespondersRequiresHeaders => "No Responders Requires Headers",
             CloseReason::StaleConnection => "Stale Connection",
@@ -198,6 +204,9 @@ pub struct Conn {
     pub tls_session: Option<Box<TlsSession>>,
     /// Credentials from CONNECT, kept to re-authenticate on reload (only with auth).
     pub creds: Option<Box<crate::proto::ConnectOptions>>,
+    /// Operator mode: the user admitted by its JWT, and when its credentials expire.
+    pub jwt: Option<Box<crate::jwt::JwtUser>>,
+    pub auth_expires: Option<Instant>,
     /// Compiled permissions and their per-connection state (`None` = unrestricted).
     pub perms: Option<Box<ConnPerms>>,
     /// Time from accept to CONNECT (nats-server's first RTT estimate), for `Nats-Request-Info`.
@@ -245,6 +254,8 @@ impl Conn {
             tls_session: None,
             cert: None,
             creds: None,
+            jwt: None,
+            auth_expires: None,
             perms: None,
             rtt_ns: 0,
             subs: Default::default(),

@@ -240,6 +240,9 @@ impl Core {
         let conn = self.conns.get_mut(slot as usize)?.take()?;
         self.free_slots.push(slot);
         self.shared.num_conns.fetch_sub(1, Ordering::AcqRel);
+        if conn.jwt.is_some() {
+            self.account(conn.account).jwt_conns.fetch_sub(1, Ordering::AcqRel);
+        }
         if !conn.subs.is_empty() {
             let subs: Vec<Arc<Subscription>> = conn.subs.iter().cloned().collect();
             for s in &subs {
@@ -302,7 +305,11 @@ impl Core {
         let mut parser = std::mem::take(&mut conn.parser);
         conn.read_since_tick = true;
         conn.last_activity = now;
-        let limits = self.limits;
+        let jwt_payload = conn.jwt.as_ref().and_then(|j| j.max_payload);
+        let mut limits = self.limits;
+        if let Some(p) = jwt_payload {
+            limits.max_payload = limits.max_payload.min(p as usize);
+        }
         let base = rbuf.as_ptr();
         let mut pos = 0usize;
         debug_assert!(self.touched.is_empty());
@@ -411,7 +418,7 @@ impl Core {
         let ping_max = self.opts.ping_max;
         let write_deadline = self.opts.write_deadline;
         for slot in 0..self.conns.len() as u32 {
-            if self.check_auth_deadline(slot) {
+            if self.check_auth_deadline(slot) || self.check_auth_expiry(slot) {
                 continue;
             }
             let Some(c) = self.conns[slot as usize].as_mut() else { continue };

@@ -217,15 +217,17 @@ fn base62(mut n: u64, width: usize) -> String {
 /// Computes every account's routes from the config and installs them.
 pub fn install(accounts: &super::account::AccountTable, cfg: &AuthConfig) {
     let mut routes: AHashMap<u32, AccountRoutes> = AHashMap::new();
-    for acc in &cfg.accounts {
+    // Operator mode: the exports and imports of the account JWTs.
+    let from_jwts = crate::jwt::imports::account_configs(&cfg.trust);
+    let all: Vec<&crate::auth::config::AccountConfig> = cfg.accounts.iter().chain(from_jwts.iter()).collect();
+    for acc in all.iter().copied() {
         let importer = accounts.get_or_create(&acc.name);
         routes.entry(importer.id).or_default();
         for imp in &acc.imports {
             let exporter = accounts.get_or_create(&imp.account);
             let from: Box<[u8]> = imp.subject.as_bytes().into();
             if imp.service {
-                let export = cfg
-                    .accounts
+                let export = all
                     .iter()
                     .find(|a| a.name == imp.account)
                     .and_then(|a| a.exports.iter().find(|e| e.service && subject::subject_is_subset(&from, e.subject.as_bytes())));

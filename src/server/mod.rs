@@ -11,6 +11,7 @@ pub mod conn;
 pub mod core;
 pub mod imports;
 mod info;
+mod jwt_conn;
 mod lame_duck;
 pub mod listener;
 pub mod reload;

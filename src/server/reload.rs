@@ -8,7 +8,7 @@ use crate::config::Options;
 /// Reloads from the original command line. On success returns the warnings of the
 /// new file; on failure the running configuration is untouched.
 pub fn reload(shared: &Shared, args: &[String]) -> Result<Vec<String>, String> {
-    let (new, warnings) = match cli::parse_args(args.iter().cloned()) {
+    let (mut new, warnings) = match cli::parse_args(args.iter().cloned()) {
         Ok(Command::Run { options, warnings }) => (*options, warnings),
         Ok(_) => return Err("the command line does not start a server".to_string()),
         Err(e) => return Err(e.to_string()),
@@ -18,6 +18,7 @@ pub fn reload(shared: &Shared, args: &[String]) -> Result<Vec<String>, String> {
     }
     new.validate()?;
     let old = shared.live_options();
+    crate::jwt::config::carry_updates(&old.auth.trust, &mut new.auth.trust);
     check_reloadable(&old, &new)?;
     // Certificates are read again; a bad file refuses the reload.
     let tls = super::shared::build_tls(&new).map_err(|e| e.to_string())?;

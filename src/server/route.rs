@@ -56,6 +56,9 @@ impl Core {
         }
 
         self.ensure_account(acc as u32);
+        if msg.subject.first() == Some(&b'$') {
+            self.system_request(slot, cid, acc, msg);
+        }
         let mut delivered = self.route_in_account(acc, slot, cid, echo, msg, Some(base));
         if self.has_cross_account_routes(acc) {
             delivered |= self.route_across_accounts(acc, slot, cid, msg);
