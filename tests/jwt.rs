@@ -731,3 +731,38 @@ fn scoped_same_as_nats_server() {
     }
     assert_eq!(scoped_transcript(Target::Natrix), scoped_transcript(Target::NatsServer));
 }
+
+/// The user `data` limit: nats-server 2.9.10 parses it and lets the user publish past it;
+/// natrix closes the connection once it has published more message bytes than allowed
+/// (the account's `data` limit counts too, the smaller one wins).
+#[test]
+fn data_limit_closes_the_connection_past_it() {
+    if target() != Target::Natrix {
+        eprintln!("skipped: nats-server does not enforce the JWT data limit (a documented difference)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let op = operator();
+    let acc = account(&op, |c| c.nats.limits.data = 1_000);
+    let u = user(&acc, |c| c.nats.data = 20);
+    let roomy = user(&acc, |_| {});
+    let s = TestServer::start_on(Target::Natrix, Some(&config(dir.path(), &op, &[&acc])), &[]);
+    let (mut c, first) = raw_user(s.port, &u);
+    assert_eq!(first, "PONG");
+    c.send(b"PUB d 8\r\n12345678\r\nPUB d 8\r\n12345678\r\nPING\r\n");
+    assert_eq!(c.read_line(Duration::from_secs(5)).as_deref(), Some(&b"PONG\r\n"[..]), "16 of 20 bytes are allowed");
+    c.send(b"PUB d 8\r\n12345678\r\n");
+    let (rest, closed) = c.read_until_closed(Duration::from_secs(5));
+    assert_eq!(String::from_utf8_lossy(&rest), "-ERR 'Maximum Data Exceeded'\r\n");
+    assert!(closed);
+    // Without a user limit the account's 1,000 bytes apply.
+    let (mut r, first) = raw_user(s.port, &roomy);
+    assert_eq!(first, "PONG");
+    let big = format!("PUB d 600\r\n{}\r\nPING\r\n", "x".repeat(600));
+    r.send(big.as_bytes());
+    assert_eq!(r.read_line(Duration::from_secs(5)).as_deref(), Some(&b"PONG\r\n"[..]));
+    r.send(big.as_bytes());
+    let (rest, closed) = r.read_until_closed(Duration::from_secs(5));
+    assert!(String::from_utf8_lossy(&rest).starts_with("-ERR 'Maximum Data Exceeded'"), "{}", String::from_utf8_lossy(&rest));
+    assert!(closed);
+}

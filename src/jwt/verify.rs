@@ -63,6 +63,10 @@ pub struct JwtUser {
     pub max_subs: Option<u32>,
     /// Largest payload (user/scope and account limits combined); `None` = unlimited.
     pub max_payload: Option<u32>,
+    /// Most message bytes (payload and headers) the connection may publish in all (user
+    /// `data` and account `data` combined); `None` = unlimited. nats-server 2.9.10 parses
+    /// this limit but does not enforce it; natrix does.
+    pub max_data: Option<u64>,
     /// The account JWT's `exp` (Unix seconds), if it has one.
     pub account_expires: Option<i64>,
     /// The account's `conn` limit; `None` = unlimited.
@@ -204,6 +208,7 @@ impl JwtAuth {
             expires,
             max_subs: min_limit(user.subs, limits.subs),
             max_payload: min_limit(user.payload, limits.payload),
+            max_data: min_limit64(user.data, limits.data),
             max_account_conns: min_limit(NO_LIMIT, limits.conn),
             account_expires: (acc.claims.exp > 0).then_some(acc.claims.exp),
         })
@@ -219,6 +224,18 @@ fn min_limit(a: i64, b: i64) -> Option<u32> {
         (false, false) => a.min(b),
     };
     Some(u32::try_from(pick).unwrap_or(u32::MAX))
+}
+
+/// The smaller of two `data` limits, `None` when neither is set. Since only natrix
+/// enforces `data`, 0 (what a JWT that omits the field decodes to) counts as unset like -1,
+/// so such a user is not cut off where nats-server would let it publish.
+fn min_limit64(a: i64, b: i64) -> Option<u64> {
+    let set = |v: i64| u64::try_from(v).ok().filter(|&v| v > 0);
+    match (set(a), set(b)) {
+        (None, None) => None,
+        (Some(x), None) | (None, Some(x)) => Some(x),
+        (Some(x), Some(y)) => Some(x.min(y)),
+    }
 }
 
 /// The signature of the INFO nonce by the user key: base64url without padding, or
@@ -379,3 +396,15 @@ pub fn permissions_config(p: &claims::Permissions) -> Option<PermissionsConfig> 
     Some(cfg)
 }
 
+
+#[cfg(test)]
+mod data_limit_tests {
+    #[test]
+    fn data_limits_combine_and_zero_is_unset() {
+        assert_eq!(super::min_limit64(-1, -1), None);
+        assert_eq!(super::min_limit64(0, -1), None);
+        assert_eq!(super::min_limit64(20, -1), Some(20));
+        assert_eq!(super::min_limit64(-1, 1000), Some(1000));
+        assert_eq!(super::min_limit64(20, 1000), Some(20));
+    }
+}

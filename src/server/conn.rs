@@ -15,6 +15,8 @@ pub enum CloseReason {
     MaxPayload,
     MaxControlLine,
     MaxConnections,
+    /// natrix only: a JWT user passed its `data` limit.
+    MaxDataExceeded,
     AuthViolation,
     AuthTimeout,
     AuthExpired,
@@ -40,6 +42,7 @@ impl CloseReason {
             CloseReason::MaxPayload => "Maximum Message Payload Exceeded",
             CloseReason::MaxControlLine => "Maximum Control Line Exceeded",
             CloseReason::MaxConnections => "Maximum Connections Exceeded",
+            CloseReason::MaxDataExceeded => "Maximum Data Exceeded",
             CloseReason::AuthViolation => "Authentication Failure",
             CloseReason::AuthTimeout => "Authentication Timeout",
             CloseReason::AuthExpired => "Authentication Expired",

@@ -27,11 +27,19 @@ impl Core {
         c.stats.in_msgs += 1;
         c.stats.in_bytes += size as u64;
         c.active = true;
+        // A JWT user's `data` limit: everything this connection may publish (one branch
+        // for connections without a JWT).
+        let over_data = c.jwt.as_ref().and_then(|j| j.max_data).is_some_and(|max| c.stats.in_bytes > max);
         let (verbose, pedantic, cid, echo, no_responders) =
             (c.flags.verbose, c.flags.pedantic, c.cid, c.flags.echo, c.flags.no_responders);
         let acc = c.account as usize;
         self.cycle.in_msgs += 1;
         self.cycle.in_bytes += size as u64;
+        if over_data {
+            self.send_err(slot, "Maximum Data Exceeded");
+            self.close(slot, CloseReason::MaxDataExceeded);
+            return;
+        }
 
         if pedantic && !subject::is_valid_literal_subject(msg.subject) {
             // Pedantic mode only reports it; the message is still routed.
