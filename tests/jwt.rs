@@ -105,6 +105,20 @@ fn cases(op: &Op, acc: &Acc, revoked: &Usr) -> Vec<(&'static str, String, Option
     let (a, b) = outside_window(t);
     add("outside window", user(acc, |c| c.nats.times = vec![TimeRange { start: a, end: b }]), VIOLATION);
     add("inside window", user(acc, |c| c.nats.times = vec![TimeRange { start: "00:00:00".into(), end: "23:59:59".into() }]), "PONG");
+    // Windows in a named zone (Japan has no daylight saving time: UTC+9 all year).
+    let tokyo_hour = ((t + 9 * 3600).rem_euclid(86_400)) / 3600;
+    let around = |h: i64, from: i64, to: i64| TimeRange {
+        start: format!("{:02}:00:00", (h + from).rem_euclid(24)),
+        end: format!("{:02}:59:59", (h + to).rem_euclid(24)),
+    };
+    add("inside a Tokyo window", user(acc, |c| {
+        c.nats.times = vec![around(tokyo_hour, -1, 1)];
+        c.nats.times_location = "Asia/Tokyo".into();
+    }), "PONG");
+    add("outside a Tokyo window", user(acc, |c| {
+        c.nats.times = vec![around(tokyo_hour, 11, 12)];
+        c.nats.times_location = "Asia/Tokyo".into();
+    }), VIOLATION);
     let unknown = account(op, |_| {});
     add("account not preloaded", user(&unknown, |_| {}), VIOLATION);
     let other_op = operator();

@@ -298,14 +298,21 @@ fn cidr_contains(cidr: &str, ip: IpAddr) -> bool {
     }
 }
 
-/// Seconds since midnight of `now` in the server's local time zone (`times_location`
-/// empty) or UTC. Other locations are not supported (no time zone database).
+/// Seconds since midnight of `now` in `times_location`: the server's local time zone when
+/// empty, else an IANA zone name (`America/New_York`), as Go's `time.LoadLocation`.
 fn seconds_of_day(now: i64, location: &str) -> Result<i64, JwtError> {
-    match location {
-        "" => Ok(local_seconds_of_day(now)),
-        "UTC" | "Etc/UTC" | "GMT" | "Etc/GMT" | "Z" => Ok(now.rem_euclid(86_400)),
-        other => Err(JwtError::Invalid(format!("times_location {other:?} is not supported by natrix"))),
+    use chrono::Timelike;
+    if location.is_empty() {
+        return Ok(local_seconds_of_day(now));
     }
+    let tz: chrono_tz::Tz = match location {
+        "UTC" | "Z" => chrono_tz::UTC,
+        other => other.parse().map_err(|_| JwtError::Invalid(format!("unknown times_location {other:?}")))?,
+    };
+    let t = chrono::DateTime::from_timestamp(now, 0)
+        .ok_or_else(|| JwtError::Invalid(format!("time {now} out of range")))?
+        .with_timezone(&tz);
+    Ok(i64::from(t.num_seconds_from_midnight()))
 }
 
 fn local_seconds_of_day(now: i64) -> i64 {
@@ -399,6 +406,16 @@ pub fn permissions_config(p: &claims::Permissions) -> Option<PermissionsConfig> 
 
 #[cfg(test)]
 mod data_limit_tests {
+    #[test]
+    fn named_time_zones() {
+        // 2026-01-15 12:00:00 UTC is 07:00 in New York (EST) and 21:00 in Tokyo.
+        let noon = 1_768_478_400;
+        assert_eq!(super::seconds_of_day(noon, "UTC").ok(), Some(12 * 3600));
+        assert_eq!(super::seconds_of_day(noon, "America/New_York").ok(), Some(7 * 3600));
+        assert_eq!(super::seconds_of_day(noon, "Asia/Tokyo").ok(), Some(21 * 3600));
+        assert!(super::seconds_of_day(noon, "Mars/Olympus").is_err());
+    }
+
     #[test]
     fn data_limits_combine_and_zero_is_unset() {
         assert_eq!(super::min_limit64(-1, -1), None);
