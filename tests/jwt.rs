@@ -780,3 +780,48 @@ fn data_limit_closes_the_connection_past_it() {
     assert!(String::from_utf8_lossy(&rest).starts_with("-ERR 'Maximum Data Exceeded'"), "{}", String::from_utf8_lossy(&rest));
     assert!(closed);
 }
+
+/// The Go client (nats.go from Debian's golang-github-nats-io-go-nats-dev, built here in
+/// GOPATH mode) with a `.creds` file: a good user round-trips a message, a user of an
+/// account the server does not trust is refused.
+#[test]
+fn nats_go_with_creds_file() {
+    let have = |cmd: &str, args: &[&str]| {
+        std::process::Command::new(cmd).args(args).output().map(|o| o.status.success()).unwrap_or(false)
+    };
+    let gopath = "/usr/share/gocode";
+    if !have("go", &["version"]) || !Path::new(gopath).join("src/github.com/nats-io/nats.go").exists() {
+        if std::env::var_os("NATRIX_REQUIRE_CLIENTS").is_some() {
+            panic!("go or nats.go is not installed but NATRIX_REQUIRE_CLIENTS is set");
+        }
+        println!("SKIPPED: go and nats.go not found (apt-get install golang-go golang-github-nats-io-go-nats-dev)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = dir.path().join("natsgo");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/go_creds/main.go");
+    let build = std::process::Command::new("timeout")
+        .args(["300", "go", "build", "-o"])
+        .arg(&bin)
+        .arg(src)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", gopath)
+        .env("GOCACHE", dir.path().join("gocache"))
+        .env("GOFLAGS", "")
+        .output()
+        .expect("run go build");
+    assert!(build.status.success(), "go build failed: {}", String::from_utf8_lossy(&build.stderr));
+    let op = operator();
+    let acc = account(&op, |_| {});
+    let stranger = account(&op, |_| {});
+    let s = TestServer::start_with_config(&config(dir.path(), &op, &[&acc]));
+    let url = format!("nats://127.0.0.1:{}", s.port);
+    let run = |creds: &Path| {
+        let out = std::process::Command::new("timeout").args(["30"]).arg(&bin).arg(&url).arg(creds).output().expect("run natsgo");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (ok, out) = run(&creds_file(dir.path(), &user(&acc, |_| {})));
+    assert!(ok && out.contains("received hello"), "{out}");
+    let (ok, out) = run(&creds_file(dir.path(), &user(&stranger, |_| {})));
+    assert!(!ok && out.to_lowercase().contains("authorization violation"), "{out}");
+}
