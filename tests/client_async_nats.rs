@@ -14,6 +14,15 @@ async fn client(s: &TestServer) -> async_nats::Client {
     async_nats::connect(s.addr()).await.expect("connect")
 }
 
+/// A round trip through the server: everything this client sent before has been
+/// processed when it returns. (async-nats' `flush()` only flushes the socket, which does
+/// not order this client's SUBs before another connection's PUBs.) A request to a subject
+/// nobody serves comes back as a no-responders status once the server has handled it.
+async fn server_sync(c: &async_nats::Client) {
+    let answer = timeout(WAIT, c.request("natrix.test.sync", "".into())).await;
+    assert!(answer.is_ok(), "no answer to the sync request within {WAIT:?}");
+}
+
 /// Receives exactly `n` messages (bounded in time).
 #[track_caller]
 fn take(sub: &mut async_nats::Subscriber, n: usize) -> impl std::future::Future<Output = Vec<async_nats::Message>> + '_ {
@@ -51,11 +60,11 @@ async fn pub_sub_and_wildcards() {
     let mut exact = c.subscribe("a.b.c").await.expect("sub");
     let mut star = c.subscribe("a.*.c").await.expect("sub");
     let mut tail = c.subscribe("a.>").await.expect("sub");
-    c.flush().await.expect("flush");
+    server_sync(&c).await;
     for subj in ["a.b.c", "a.x.c", "a.b.c.d", "b.b.c"] {
         c.publish(subj, subj.into()).await.expect("pub");
     }
-    c.flush().await.expect("flush");
+    server_sync(&c).await;
     let got = |v: Vec<async_nats::Message>| v.into_iter().map(|m| m.subject.to_string()).collect::<Vec<_>>();
     assert_eq!(got(take(&mut exact, 1).await), ["a.b.c"]);
     assert_eq!(got(take(&mut star, 2).await), ["a.b.c", "a.x.c"]);
@@ -75,19 +84,19 @@ async fn queue_groups_exactly_once_per_group() {
             // Separate connections, so members land on different workers.
             let c = client(&s).await;
             let sub = c.queue_subscribe("work", group.into()).await.expect("qsub");
-            c.flush().await.expect("flush");
+            server_sync(&c).await;
             members.push((group, c, sub));
         }
     }
     let plain_c = client(&s).await;
     let mut plain = plain_c.subscribe("work").await.expect("sub");
-    plain_c.flush().await.expect("flush");
+    server_sync(&plain_c).await;
 
     let n = 5000usize;
     for i in 0..n {
         publisher.publish("work", i.to_string().into()).await.expect("pub");
     }
-    publisher.flush().await.expect("flush");
+    server_sync(&publisher).await;
     assert_eq!(take(&mut plain, n).await.len(), n);
 
     // Each group gets every message exactly once, spread over its members.
@@ -120,7 +129,7 @@ async fn request_reply_and_no_responders() {
     let s = TestServer::start();
     let service = client(&s).await;
     let mut requests = service.subscribe("svc.echo").await.expect("sub");
-    service.flush().await.expect("flush");
+    server_sync(&service).await;
     let responder = tokio::spawn(async move {
         for _ in 0..20 {
             let Some(m) = requests.next().await else { return };
@@ -129,7 +138,7 @@ async fn request_reply_and_no_responders() {
                 body.extend_from_slice(&m.payload);
                 service.publish(reply, body.into()).await.expect("reply");
                 // The last reply must be on the wire before this task drops the client.
-                service.flush().await.expect("flush");
+                server_sync(&service).await;
             }
         }
     });
@@ -149,13 +158,13 @@ async fn headers_round_trip() {
     let s = TestServer::start();
     let c = client(&s).await;
     let mut sub = c.subscribe("h").await.expect("sub");
-    c.flush().await.expect("flush");
+    server_sync(&c).await;
     let mut headers = HeaderMap::new();
     headers.insert("X-Trace", "abc123");
     headers.append("X-Multi", "1");
     headers.append("X-Multi", "2");
     c.publish_with_headers("h", headers, "body".into()).await.expect("pub");
-    c.flush().await.expect("flush");
+    server_sync(&c).await;
     let m = take(&mut sub, 1).await.remove(0);
     let h = m.headers.expect("headers");
     assert_eq!(h.get("X-Trace").map(|v| v.as_str()), Some("abc123"));
@@ -170,12 +179,12 @@ async fn unsubscribe_after_n() {
     let c = client(&s).await;
     let mut sub = c.subscribe("limited").await.expect("sub");
     sub.unsubscribe_after(3).await.expect("unsub after");
-    c.flush().await.expect("flush");
+    server_sync(&c).await;
     let p = client(&s).await;
     for i in 0..10 {
         p.publish("limited", format!("{i}").into()).await.expect("pub");
     }
-    p.flush().await.expect("flush");
+    server_sync(&p).await;
     let got = take(&mut sub, 3).await;
     assert_eq!(got.iter().map(|m| m.payload.to_vec()).collect::<Vec<_>>(), [b"0".to_vec(), b"1".to_vec(), b"2".to_vec()]);
     match timeout(Duration::from_millis(300), sub.next()).await {
@@ -189,16 +198,16 @@ async fn echo_off_skips_own_messages() {
     let s = TestServer::start();
     let quiet = ConnectOptions::new().no_echo().connect(s.addr()).await.expect("connect");
     let mut own = quiet.subscribe("e").await.expect("sub");
-    quiet.flush().await.expect("flush");
+    server_sync(&quiet).await;
     let other = client(&s).await;
     let mut theirs = other.subscribe("e").await.expect("sub");
-    other.flush().await.expect("flush");
+    server_sync(&other).await;
     quiet.publish("e", "from-quiet".into()).await.expect("pub");
-    quiet.flush().await.expect("flush");
+    server_sync(&quiet).await;
     assert_eq!(&take(&mut theirs, 1).await[0].payload[..], b"from-quiet");
     assert_quiet(&mut own).await;
     other.publish("e", "from-other".into()).await.expect("pub");
-    other.flush().await.expect("flush");
+    server_sync(&other).await;
     assert_eq!(&take(&mut own, 1).await[0].payload[..], b"from-other");
 }
 
@@ -211,12 +220,12 @@ async fn ten_thousand_subscriptions_on_one_connection() {
     for i in 0..n {
         subs.push(c.subscribe(format!("many.{i}")).await.expect("sub"));
     }
-    c.flush().await.expect("flush");
+    server_sync(&c).await;
     let p = client(&s).await;
     for i in 0..n {
         p.publish(format!("many.{i}"), format!("{i}").into()).await.expect("pub");
     }
-    p.flush().await.expect("flush");
+    server_sync(&p).await;
     for (i, sub) in subs.iter_mut().enumerate() {
         let m = take(sub, 1).await.remove(0);
         assert_eq!(m.payload, format!("{i}").as_bytes());
@@ -228,13 +237,13 @@ async fn order_from_one_publisher_is_kept() {
     let s = TestServer::start();
     let c = client(&s).await;
     let mut sub = c.subscribe("ordered").await.expect("sub");
-    c.flush().await.expect("flush");
+    server_sync(&c).await;
     let p = client(&s).await;
     let n = 20_000u32;
     for i in 0..n {
         p.publish("ordered", i.to_be_bytes().to_vec().into()).await.expect("pub");
     }
-    p.flush().await.expect("flush");
+    server_sync(&p).await;
     let got = take(&mut sub, n as usize).await;
     for (i, m) in got.iter().enumerate() {
         assert_eq!(&m.payload[..], &(i as u32).to_be_bytes(), "message {i} out of order");
@@ -247,10 +256,10 @@ async fn payload_limits() {
     let c = client(&s).await;
     assert_eq!(c.server_info().max_payload, 65536);
     let mut sub = c.subscribe("big").await.expect("sub");
-    c.flush().await.expect("flush");
+    server_sync(&c).await;
     let body = vec![7u8; 65536];
     c.publish("big", body.clone().into()).await.expect("pub");
-    c.flush().await.expect("flush");
+    server_sync(&c).await;
     assert_eq!(take(&mut sub, 1).await[0].payload.len(), body.len());
     // One byte over the limit is refused by the client before it is sent.
     assert!(c.publish("big", vec![0u8; 65537].into()).await.is_err());
