@@ -260,6 +260,9 @@ async fn async_nats_creds_permissions_and_account_isolation() {
     let mut sub_b = fb.subscribe("out.>").await.expect("sub");
     fa.flush().await.expect("flush");
     fb.flush().await.expect("flush");
+    // async-nats' flush() only flushes the socket: give the server (either target) time to
+    // register these SUBs before another connection publishes.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     lim.publish("out.secret", "no".into()).await.expect("pub");
     lim.publish("out.x", "yes".into()).await.expect("pub");
     lim.flush().await.expect("flush");
