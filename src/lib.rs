@@ -6,6 +6,7 @@
 //! subscription trie), `server` (mio workers, connections, delivery) and
 //! `logging`.
 
+pub mod account_names;
 pub mod auth;
 pub mod config;
 pub mod control;

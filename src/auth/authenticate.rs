@@ -227,7 +227,7 @@ impl Authenticator {
 }
 
 fn global() -> String {
-    crate::server::account::GLOBAL_ACCOUNT.to_string()
+    crate::account_names::GLOBAL_ACCOUNT.to_string()
 }
 
 fn identity(name: &str, user: &User) -> Identity {

@@ -216,7 +216,7 @@ pub fn parse_authorization(v: &Node, cfg: &mut AuthConfig) -> Result<()> {
 pub fn parse_accounts(v: &Node, cfg: &mut AuthConfig) -> Result<()> {
     for (key, val) in map("accounts", v)? {
         let name = key.name.clone();
-        if name == crate::server::account::GLOBAL_ACCOUNT {
+        if name == crate::account_names::GLOBAL_ACCOUNT {
             return Err(err(val, format!("\"{name}\" is a reserved account name")));
         }
         let mut acc = AccountConfig { name: name.clone(), ..Default::default() };

@@ -3,10 +3,7 @@ use crate::subject::Sublist;
 use parking_lot::RwLock;
 use std::sync::Arc;
 
-/// The account of clients that name none (nats-server's global account).
-pub const GLOBAL_ACCOUNT: &str = "$G";
-/// nats-server's default system account.
-pub const SYSTEM_ACCOUNT: &str = "$SYS";
+pub use crate::account_names::{GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
 
 pub struct Account {
     /// Index in the server's account table (and in each worker's match caches).
