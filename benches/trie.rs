@@ -1,5 +1,6 @@
 //! Sublist benches: match (literal and wildcard subjects, cached and uncached) and
-//! insert/remove, with 10, 10k and 1M subscriptions.
+//! insert/remove, with 10, 10k and 1M subscriptions; insert/remove on one subject that
+//! already holds 200k subscriptions or 100k queue groups (`one_subject/…`).
 //!
 //! Run: `cargo bench --bench trie` (add e.g. `-- match/10000` to filter).
 use std::hint::black_box;
@@ -126,12 +127,69 @@ fn bench_insert_remove(c: &mut Criterion) {
     }
 }
 
+/// Insert + remove of one subscription on a subject that already holds 200k plain
+/// subscriptions, and of one queue member on a subject with 100k queue groups (the
+/// cost must not grow with either number).
+fn bench_one_subject(c: &mut Criterion) {
+    let mut g = c.benchmark_group("one_subject");
+    let list = Sublist::new();
+    for i in 0..200_000 {
+        if list.insert(sub("hot.subject", None, i)).is_err() {
+            unreachable!();
+        }
+    }
+    let s = sub("hot.subject", None, 0);
+    g.bench_function("insert_remove/200k_subs", |bch| {
+        bch.iter(|| {
+            if list.insert(s.clone()).is_err() {
+                unreachable!();
+            }
+            black_box(list.remove(&s))
+        })
+    });
+    // Removing one of the oldest members (worst case for a position scan).
+    let first = list.all().into_iter().next().expect("subs");
+    g.bench_function("remove_insert_old/200k_subs", |bch| {
+        bch.iter(|| {
+            black_box(list.remove(&first));
+            if list.insert(first.clone()).is_err() {
+                unreachable!();
+            }
+        })
+    });
+    let qlist = Sublist::new();
+    for i in 0..100_000 {
+        if qlist.insert(sub("hot.queue", Some(&format!("q{i}")), i)).is_err() {
+            unreachable!();
+        }
+    }
+    let q = sub("hot.queue", Some("q99999"), 0);
+    g.bench_function("insert_remove/100k_groups_member", |bch| {
+        bch.iter(|| {
+            if qlist.insert(q.clone()).is_err() {
+                unreachable!();
+            }
+            black_box(qlist.remove(&q))
+        })
+    });
+    let fresh = sub("hot.queue", Some("fresh-group"), 0);
+    g.bench_function("insert_remove/100k_groups_new_group", |bch| {
+        bch.iter(|| {
+            if qlist.insert(fresh.clone()).is_err() {
+                unreachable!();
+            }
+            black_box(qlist.remove(&fresh))
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2))
         .sample_size(30);
-    targets = bench_match, bench_insert_remove
+    targets = bench_match, bench_insert_remove, bench_one_subject
 }
 criterion_main!(benches);

@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 /// nats-server's default `authorization.timeout`.
 const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Subscriptions of closed connections taken out of the tries per cycle
+/// (about a millisecond; see `Core::reap_subs`).
+const REAP_PER_CYCLE: usize = 4096;
+
 /// Subjects kept in each worker's match cache (nats-server keeps 1024 per sublist).
 const MATCH_CACHE_SUBJECTS: usize = 4096;
 
@@ -46,6 +50,9 @@ pub struct Core {
     pub flush_list: Vec<u32>,
     /// Connections to close at the end of this cycle.
     pub close_list: Vec<u32>,
+    /// Subscriptions of closed connections (already marked closed) still in their
+    /// account's trie, by account id; `reap_subs` removes them a bounded number per cycle.
+    reaping: std::collections::VecDeque<(u32, Vec<Arc<Subscription>>)>,
     pub now: Instant,
     pub cycle: CycleStats,
     /// The options in force, and the generation they came from.
@@ -86,6 +93,7 @@ impl Core {
             touched: SmallVec::new(),
             flush_list: Vec::new(),
             close_list: Vec::new(),
+            reaping: Default::default(),
             now,
             cycle: CycleStats::default(),
             info,
@@ -244,13 +252,41 @@ impl Core {
             self.account(conn.account).jwt_conns.fetch_sub(1, Ordering::AcqRel);
         }
         if !conn.subs.is_empty() {
+            // Closed at once (cached results holding them skip them from now on); taken
+            // out of the trie now, or over the next cycles when there are many.
             let subs: Vec<Arc<Subscription>> = conn.subs.iter().cloned().collect();
             for s in &subs {
                 s.mark_unsubscribed();
             }
-            self.account(conn.account).sublist.remove_batch(&subs);
+            if subs.len() <= REAP_PER_CYCLE && self.reaping.is_empty() {
+                self.account(conn.account).sublist.remove_batch(&subs);
+            } else {
+                self.reaping.push_back((conn.account, subs));
+            }
         }
         Some(conn)
+    }
+
+    /// Whether subscriptions of closed connections are still waiting to leave the trie.
+    pub fn reaping(&self) -> bool {
+        !self.reaping.is_empty()
+    }
+
+    /// Takes up to `REAP_PER_CYCLE` subscriptions of closed connections out of their
+    /// tries (called once per cycle): a connection that held 200k subscriptions leaves
+    /// over a few dozen cycles instead of stalling this worker's other clients.
+    pub fn reap_subs(&mut self) {
+        let mut budget = REAP_PER_CYCLE;
+        while budget > 0 {
+            let Some((account, subs)) = self.reaping.front_mut() else { return };
+            let (account, n) = (*account, subs.len().min(budget));
+            let chunk: Vec<Arc<Subscription>> = subs.drain(subs.len() - n..).collect();
+            if subs.is_empty() {
+                self.reaping.pop_front();
+            }
+            self.account(account).sublist.remove_batch(&chunk);
+            budget -= n;
+        }
     }
 
     /// The account with this id (refreshing the worker's snapshot when it is new here).

@@ -51,7 +51,7 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         let mut next_tick = Instant::now() + TICK;
         loop {
-            let timeout = if self.more_to_read.is_empty() {
+            let timeout = if self.more_to_read.is_empty() && !self.core.reaping() {
                 next_tick.saturating_duration_since(Instant::now())
             } else {
                 Duration::ZERO
@@ -108,6 +108,7 @@ impl Worker {
         self.core.send_batches();
         self.flush_all();
         self.close_pending();
+        self.core.reap_subs();
         let stats = &self.core.shared.stats;
         self.core.cycle.publish(stats);
     }

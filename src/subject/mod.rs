@@ -4,6 +4,7 @@ mod cache;
 mod result;
 pub mod sub;
 mod sublist;
+mod subset;
 mod trie;
 mod validate;
 

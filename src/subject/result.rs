@@ -54,6 +54,50 @@ impl SubResult {
         }
     }
 
+    /// Appends the queue groups of one trie node (names distinct within the node),
+    /// merging with groups of the same name from other nodes. Linear in the number of
+    /// groups: a subject with 100k queue groups must not cost 10^10 comparisons.
+    pub(crate) fn add_queue_groups<'a>(
+        &mut self,
+        groups: impl Iterator<Item = (&'a [u8], &'a [Arc<Subscription>])> + Clone,
+    ) {
+        if self.qsubs.is_empty() {
+            // Nothing to merge with: the node's groups are distinct already.
+            for (_, members) in groups {
+                if !members.is_empty() {
+                    self.qsubs.push(members.iter().cloned().collect());
+                }
+            }
+            return;
+        }
+        let incoming = groups.clone().count();
+        if self.qsubs.len() * incoming <= 1024 {
+            for (name, members) in groups {
+                self.add_queue_members(name, members);
+            }
+            return;
+        }
+        // Many on both sides (e.g. `foo.*` and `foo.bar` both with thousands of groups).
+        let mut by_name: ahash::AHashMap<Box<[u8]>, usize> = self
+            .qsubs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| Some((g.first()?.queue.clone()?, i)))
+            .collect();
+        for (name, members) in groups {
+            if members.is_empty() {
+                continue;
+            }
+            match by_name.get(name) {
+                Some(&i) => self.qsubs[i].extend(members.iter().cloned()),
+                None => {
+                    by_name.insert(name.into(), self.qsubs.len());
+                    self.qsubs.push(members.iter().cloned().collect());
+                }
+            }
+        }
+    }
+
     /// All subscriptions, plain then queue members (tests, monitoring).
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Subscription>> {
         self.psubs.iter().chain(self.qsubs.iter().flatten())
@@ -88,5 +132,33 @@ mod tests {
         assert_eq!(r.queue_name(1), Some(&b"r"[..]));
         assert_eq!(r.len(), 3);
         assert_eq!(r.iter().count(), 3);
+    }
+
+    #[test]
+    fn node_groups_merge_by_name_small_and_large() {
+        for n in [3usize, 200] {
+            let names: Vec<String> = (0..n).map(|i| format!("g{i}")).collect();
+            let node_a: Vec<(Vec<u8>, Vec<Arc<Subscription>>)> =
+                names.iter().map(|q| (q.clone().into_bytes(), vec![sub(Some(q))])).collect();
+            // The second node shares every other name and adds one of its own.
+            let mut node_b: Vec<(Vec<u8>, Vec<Arc<Subscription>>)> = names
+                .iter()
+                .step_by(2)
+                .map(|q| (q.clone().into_bytes(), vec![sub(Some(q)), sub(Some(q))]))
+                .collect();
+            node_b.push((b"own".to_vec(), vec![sub(Some("own"))]));
+            node_b.push((b"empty".to_vec(), vec![]));
+            let mut r = SubResult::new();
+            r.add_queue_groups(node_a.iter().map(|(q, m)| (&q[..], &m[..])));
+            r.add_queue_groups(node_b.iter().map(|(q, m)| (&q[..], &m[..])));
+            assert_eq!(r.qsubs.len(), n + 1, "{n}");
+            for (i, q) in names.iter().enumerate() {
+                let g = r.find_queue(q.as_bytes()).map(|g| r.qsubs[g].len());
+                assert_eq!(g, Some(if i % 2 == 0 { 3 } else { 1 }), "{q}");
+            }
+            assert_eq!(r.find_queue(b"own").map(|g| r.qsubs[g].len()), Some(1));
+            assert_eq!(r.find_queue(b"empty"), None);
+            assert!(r.qsubs.iter().all(|g| g.iter().all(|s| s.queue == g[0].queue)));
+        }
     }
 }

@@ -160,6 +160,49 @@ fn remove_identity_and_pruning() {
     assert!(l.match_subject(b"foo.bar.baz").is_empty());
 }
 
+/// Issue 14 item 15: adding and removing on a node that holds very many plain
+/// subscriptions or queue groups costs O(1) each, not a scan of the node. With a
+/// position scan these loops were quadratic (tens of seconds); the bound is generous.
+#[test]
+fn many_subs_and_groups_on_one_subject_add_and_remove_fast() {
+    let started = std::time::Instant::now();
+    let l = Sublist::new();
+    let plain: Vec<_> = (0..100_000).map(|_| sub("hot.subject")).collect();
+    let queued: Vec<_> = (0..50_000).map(|i| qsub("hot.subject", &format!("g{i}"))).collect();
+    for s in plain.iter().chain(&queued) {
+        l.insert(s.clone()).expect("valid");
+    }
+    let r = l.match_subject(b"hot.subject");
+    assert_eq!((r.psubs.len(), r.qsubs.len()), (100_000, 50_000));
+    // Remove in insertion order (worst case for a scan from the front after swaps),
+    // one by one for half, the rest as a connection close would.
+    for s in plain.iter().step_by(2).chain(queued.iter().step_by(2)) {
+        assert!(l.remove(s));
+    }
+    let r = l.match_subject(b"hot.subject");
+    assert_eq!((r.psubs.len(), r.qsubs.len()), (50_000, 25_000));
+    let gen = l.generation();
+    let rest: Vec<_> = plain.iter().skip(1).step_by(2).chain(queued.iter().skip(1).step_by(2)).cloned().collect();
+    l.remove_batch(&rest);
+    assert!(l.generation() > gen + 1, "chunked: one generation bump per lock hold");
+    assert_eq!(l.count(), 0);
+    assert!(l.is_pruned_empty());
+    let elapsed = started.elapsed();
+    assert!(elapsed < std::time::Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[test]
+fn same_subscription_twice_is_one() {
+    let l = Sublist::new();
+    let a = sub("a.b");
+    l.insert(a.clone()).expect("valid");
+    l.insert(a.clone()).expect("valid");
+    assert_eq!(l.count(), 1);
+    assert_eq!(l.match_subject(b"a.b").psubs.len(), 1);
+    assert!(l.remove(&a));
+    assert!(l.is_pruned_empty());
+}
+
 #[test]
 fn remove_keeps_siblings() {
     let l = Sublist::new();

@@ -7,18 +7,8 @@ use smallvec::SmallVec;
 
 use super::result::SubResult;
 use super::sub::Subscription;
+use super::subset::{QGroups, SubSet};
 use super::validate::{is_fwc, is_pwc, tokens};
-
-/// Members of one queue group at one node.
-#[derive(Debug)]
-struct QGroup {
-    name: Box<[u8]>,
-    subs: Vec<Arc<Subscription>>,
-}
-
-/// Plain subscriptions at a node. Most nodes hold exactly one, kept inline
-/// (saves a heap block per subscription; measured with `natrix-bench subs`).
-type PlainSubs = SmallVec<[Arc<Subscription>; 1]>;
 
 /// A token as a map key: short tokens live inline, without a heap block.
 type TokenKey = SmallVec<[u8; 16]>;
@@ -26,8 +16,8 @@ type TokenKey = SmallVec<[u8; 16]>;
 #[derive(Debug, Default)]
 struct Node {
     next: Option<Box<Level>>,
-    psubs: PlainSubs,
-    qsubs: Vec<QGroup>,
+    psubs: SubSet,
+    qsubs: QGroups,
 }
 
 impl Node {
@@ -37,64 +27,28 @@ impl Node {
             && self.next.as_ref().is_none_or(|l| l.is_empty())
     }
 
-    fn add_sub(&mut self, sub: Arc<Subscription>) {
-        match sub.queue.as_deref() {
-            None => self.psubs.push(sub),
-            Some(q) => match self.qsubs.iter_mut().find(|g| &*g.name == q) {
-                Some(g) => g.subs.push(sub),
-                None => self.qsubs.push(QGroup {
-                    name: q.into(),
-                    subs: vec![sub],
-                }),
-            },
+    /// False if this very subscription is already here.
+    fn add_sub(&mut self, sub: Arc<Subscription>) -> bool {
+        if sub.queue.is_none() {
+            self.psubs.insert(sub)
+        } else {
+            self.qsubs.insert(sub)
         }
     }
 
-    /// Removes `sub` (by identity) from this node's lists.
+    /// Removes `sub` (by identity) from this node's sets.
     fn remove_sub(&mut self, sub: &Arc<Subscription>) -> bool {
         match sub.queue.as_deref() {
-            None => match self.psubs.iter().position(|s| Arc::ptr_eq(s, sub)) {
-                Some(i) => {
-                    self.psubs.swap_remove(i);
-                    if self.psubs.spilled() && self.psubs.len() < self.psubs.capacity() / 4 {
-                        self.psubs.shrink_to_fit();
-                    }
-                    true
-                }
-                None => false,
-            },
-            Some(q) => {
-                let Some(gi) = self.qsubs.iter().position(|g| &*g.name == q) else {
-                    return false;
-                };
-                let found = remove_ptr(&mut self.qsubs[gi].subs, sub);
-                if self.qsubs[gi].subs.is_empty() {
-                    self.qsubs.swap_remove(gi);
-                }
-                found
-            }
+            None => self.psubs.remove(sub),
+            Some(q) => self.qsubs.remove(q, sub),
         }
     }
 
     fn add_to_result(&self, r: &mut SubResult) {
-        r.psubs.extend(self.psubs.iter().cloned());
-        for g in &self.qsubs {
-            r.add_queue_members(&g.name, &g.subs);
+        r.psubs.extend(self.psubs.as_slice().iter().cloned());
+        if !self.qsubs.is_empty() {
+            r.add_queue_groups(self.qsubs.iter().map(|g| (&*g.name, g.subs.as_slice())));
         }
-    }
-}
-
-/// Order within a node is not significant (nats uses a map), so `swap_remove`.
-fn remove_ptr(v: &mut Vec<Arc<Subscription>>, sub: &Arc<Subscription>) -> bool {
-    match v.iter().position(|s| Arc::ptr_eq(s, sub)) {
-        Some(i) => {
-            v.swap_remove(i);
-            if v.capacity() > 64 && v.len() < v.capacity() / 4 {
-                v.shrink_to(v.len() * 2);
-            }
-            true
-        }
-        None => false,
     }
 }
 
@@ -161,8 +115,9 @@ impl Trie {
         self.root.is_empty()
     }
 
-    /// Inserts `sub` under its (already validated) subject.
-    pub(crate) fn insert(&mut self, sub: Arc<Subscription>) {
+    /// Inserts `sub` under its (already validated) subject. False (nothing changes)
+    /// when this very subscription is already in the trie.
+    pub(crate) fn insert(&mut self, sub: Arc<Subscription>) -> bool {
         let mut toks = tokens(&sub.subject);
         let mut level = &mut self.root;
         // A valid subject has at least one token.
@@ -171,7 +126,7 @@ impl Trie {
             level = node.next.get_or_insert_with(Default::default);
             node = level.child_or_insert(t);
         }
-        node.add_sub(sub);
+        node.add_sub(sub)
     }
 
     /// Removes `sub` (identity) and prunes nodes left empty. False if not present.
@@ -261,8 +216,8 @@ fn visit_level(level: &Level, f: &mut dyn FnMut(&Arc<Subscription>)) {
         .chain(level.pwc.as_deref())
         .chain(level.fwc.as_deref());
     for n in nodes {
-        n.psubs.iter().for_each(&mut *f);
-        n.qsubs.iter().flat_map(|g| g.subs.iter()).for_each(&mut *f);
+        n.psubs.as_slice().iter().for_each(&mut *f);
+        n.qsubs.iter().flat_map(|g| g.subs.as_slice()).for_each(&mut *f);
         if let Some(next) = n.next.as_deref() {
             visit_level(next, f);
         }
