@@ -252,7 +252,7 @@ mod tests {
         let mut g = QGroups::default();
         let names: Vec<String> = (0..200).map(|i| format!("q{i}")).collect();
         let members: Vec<_> = names.iter().map(|n| (sub(Some(n)), sub(Some(n)))).collect();
-        for (n, (a, b)) in names.iter().zip(&members) {
+        for (a, b) in &members {
             assert!(g.insert(a.clone()));
             assert!(g.insert(b.clone()));
             assert!(!g.insert(b.clone()));
@@ -269,7 +269,7 @@ mod tests {
         for (i, (n, (a, _))) in names.iter().zip(&members).enumerate() {
             let found = g.find(n.as_bytes()).map(|gi| &*g.groups[gi].name == n.as_bytes());
             assert_eq!(found, if i % 3 == 0 { None } else { Some(true) }, "{n}");
-            assert_eq!(g.remove(b"nope", a), false);
+            assert!(!g.remove(b"nope", a));
         }
         for (i, (n, (a, b))) in names.iter().zip(&members).enumerate() {
             if i % 3 != 0 {
