@@ -7,6 +7,7 @@
 //! `logging`.
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod jwt;
