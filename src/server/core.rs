@@ -278,14 +278,17 @@ impl Core {
     pub fn reap_subs(&mut self) {
         let mut budget = REAP_PER_CYCLE;
         while budget > 0 {
-            let Some((account, subs)) = self.reaping.front_mut() else { return };
-            let (account, n) = (*account, subs.len().min(budget));
-            let chunk: Vec<Arc<Subscription>> = subs.drain(subs.len() - n..).collect();
+            let Some(account) = self.reaping.front().map(|(a, _)| *a) else { return };
+            let account = self.account(account);
+            let Some((_, subs)) = self.reaping.front_mut() else { return };
+            // Remove from the tail, in place: no copy of the chunk.
+            let rest = subs.len().saturating_sub(budget);
+            account.sublist.remove_batch(&subs[rest..]);
+            budget -= subs.len() - rest;
+            subs.truncate(rest);
             if subs.is_empty() {
                 self.reaping.pop_front();
             }
-            self.account(account).sublist.remove_batch(&chunk);
-            budget -= n;
         }
     }
 

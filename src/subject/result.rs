@@ -59,7 +59,7 @@ impl SubResult {
     /// groups: a subject with 100k queue groups must not cost 10^10 comparisons.
     pub(crate) fn add_queue_groups<'a>(
         &mut self,
-        groups: impl Iterator<Item = (&'a [u8], &'a [Arc<Subscription>])> + Clone,
+        groups: impl ExactSizeIterator<Item = (&'a [u8], &'a [Arc<Subscription>])>,
     ) {
         if self.qsubs.is_empty() {
             // Nothing to merge with: the node's groups are distinct already.
@@ -70,8 +70,7 @@ impl SubResult {
             }
             return;
         }
-        let incoming = groups.clone().count();
-        if self.qsubs.len() * incoming <= 1024 {
+        if self.qsubs.len() * groups.len() <= 1024 {
             for (name, members) in groups {
                 self.add_queue_members(name, members);
             }

@@ -140,20 +140,16 @@ impl Sublist {
             return Err(SubjectError::Invalid);
         }
         let shard = &self.shards[self.shard_of(Self::first_token(&sub.subject))];
-        let added = {
-            let mut trie = shard.trie.write();
-            let added = trie.insert(sub);
-            if added {
-                shard.len.fetch_add(1, Ordering::Release);
-                self.bump();
-            }
-            added
-        };
+        let mut trie = shard.trie.write();
         // The same `Arc` twice is one subscription (the trie is a set by identity).
-        if added {
-            self.count.fetch_add(1, Ordering::Relaxed);
-            self.inserts.fetch_add(1, Ordering::Relaxed);
+        if !trie.insert(sub) {
+            return Ok(());
         }
+        shard.len.fetch_add(1, Ordering::Release);
+        self.bump();
+        drop(trie);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.inserts.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -163,20 +159,16 @@ impl Sublist {
             return false;
         }
         let shard = &self.shards[self.shard_of(Self::first_token(&sub.subject))];
-        let found = {
-            let mut trie = shard.trie.write();
-            let found = trie.remove(sub);
-            if found {
-                shard.len.fetch_sub(1, Ordering::Release);
-                self.bump();
-            }
-            found
-        };
-        if found {
-            self.count.fetch_sub(1, Ordering::Relaxed);
-            self.removes.fetch_add(1, Ordering::Relaxed);
+        let mut trie = shard.trie.write();
+        if !trie.remove(sub) {
+            return false;
         }
-        found
+        shard.len.fetch_sub(1, Ordering::Release);
+        self.bump();
+        drop(trie);
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        self.removes.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// Removes many subscriptions (connection close). Each shard's write lock is held

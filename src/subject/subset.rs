@@ -88,22 +88,36 @@ impl SubSet {
             },
         };
         self.subs.swap_remove(pos);
-        if let Some(ix) = &mut self.index {
-            if let Some(moved) = self.subs.get(pos) {
-                ix.insert(key(moved), pos as u32);
-            }
-            // Hysteresis: drop the index well below the threshold, not at it.
-            if self.subs.len() < INDEX_AT / 2 {
-                self.index = None;
-            } else if ix.capacity() > 64 && ix.len() < ix.capacity() / 4 {
-                let keep = ix.len() * 2;
-                ix.shrink_to(keep);
-            }
-        }
+        let moved = self.subs.get(pos).map(key);
+        after_swap_remove(&mut self.index, moved, pos, self.subs.len());
         if self.subs.spilled() && self.subs.len() < self.subs.capacity() / 4 {
             self.subs.shrink_to_fit();
         }
         true
+    }
+}
+
+/// Keeps a position index true after `swap_remove(pos)` took a member out (its key
+/// already gone from the index): the member moved into `pos`, if any, is re-pointed.
+/// The index is dropped well below the threshold (hysteresis: not at it, so a set
+/// hovering around `INDEX_AT` does not rebuild it on every change) and shrunk when sparse.
+fn after_swap_remove<K: Eq + std::hash::Hash>(
+    index: &mut Option<Box<AHashMap<K, u32>>>,
+    moved: Option<K>,
+    pos: usize,
+    len: usize,
+) {
+    let Some(ix) = index else { return };
+    if len < INDEX_AT / 2 {
+        *index = None;
+        return;
+    }
+    if let Some(k) = moved {
+        ix.insert(k, pos as u32);
+    }
+    if ix.capacity() > 64 && ix.len() < ix.capacity() / 4 {
+        let keep = ix.len() * 2;
+        ix.shrink_to(keep);
     }
 }
 
@@ -181,16 +195,9 @@ impl QGroups {
             self.groups.swap_remove(gi);
             if let Some(ix) = &mut self.index {
                 ix.remove(name);
-                if let Some(moved) = self.groups.get(gi) {
-                    ix.insert(moved.name.clone(), gi as u32);
-                }
-                if self.groups.len() < INDEX_AT / 2 {
-                    self.index = None;
-                } else if ix.capacity() > 64 && ix.len() < ix.capacity() / 4 {
-                    let keep = ix.len() * 2;
-                ix.shrink_to(keep);
-                }
             }
+            let moved = self.groups.get(gi).map(|g| g.name.clone());
+            after_swap_remove(&mut self.index, moved, gi, self.groups.len());
             if self.groups.capacity() > 64 && self.groups.len() < self.groups.capacity() / 4 {
                 self.groups.shrink_to(self.groups.len() * 2);
             }
