@@ -83,7 +83,7 @@ fn samples<'a>(s: &'a Scrape, name: &str) -> Vec<&'a Sample> {
 }
 
 fn label_names(x: &Sample) -> BTreeSet<String> {
-    x.labels.iter().map(|(k, _)| k.clone()).collect()
+    x.labels.keys().cloned().collect()
 }
 
 /// The one sample of `name` whose labels are exactly `server_id`.
