@@ -168,13 +168,13 @@ fn is_zero_u64(n: &u64) -> bool {
 }
 
 #[derive(Serialize)]
-struct ConnzEntry {
-    cid: u64,
-    kind: &'static str,
+pub(super) struct ConnzEntry {
+    pub(super) cid: u64,
+    pub(super) kind: &'static str,
     #[serde(rename = "type")]
-    kind_type: &'static str,
-    ip: String,
-    port: u16,
+    pub(super) kind_type: &'static str,
+    pub(super) ip: String,
+    pub(super) port: u16,
     start: String,
     last_activity: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,41 +185,59 @@ struct ConnzEntry {
     rtt: Option<String>,
     uptime: String,
     idle: String,
-    pending_bytes: u64,
-    in_msgs: u64,
-    out_msgs: u64,
-    in_bytes: u64,
-    out_bytes: u64,
-    subscriptions: usize,
+    pub(super) pending_bytes: u64,
+    pub(super) in_msgs: u64,
+    pub(super) out_msgs: u64,
+    pub(super) in_bytes: u64,
+    pub(super) out_bytes: u64,
+    pub(super) subscriptions: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    lang: Option<String>,
+    pub(super) lang: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<String>,
+    pub(super) version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tls_version: Option<&'static str>,
+    pub(super) tls_version: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tls_cipher_suite: Option<String>,
+    pub(super) tls_cipher_suite: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     authorized_user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    account: Option<String>,
+    pub(super) account: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriptions_list_detail: Option<Vec<SubDetail>>,
+    /// The times above as numbers, for `/metrics`.
+    #[serde(skip)]
+    pub(super) figures: ConnFigures,
+}
+
+/// A connection's times as prometheus-nats-exporter reads them from the JSON: start and last
+/// activity in Unix milliseconds, RTT in microseconds (0 when unknown), uptime and idle in
+/// milliseconds at the JSON's whole-second resolution.
+pub(super) struct ConnFigures {
+    pub(super) start_ms: f64,
+    pub(super) last_activity_ms: f64,
+    pub(super) rtt_us: f64,
+    pub(super) uptime_ms: f64,
+    pub(super) idle_ms: f64,
+}
+
+fn unix_millis(t: SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_millis() as f64)
 }
 
 #[derive(Serialize)]
 pub struct Connz {
     server_id: String,
     now: String,
-    num_connections: usize,
-    total: usize,
-    offset: usize,
-    limit: usize,
-    connections: Vec<ConnzEntry>,
+    pub(super) num_connections: usize,
+    pub(super) total: usize,
+    pub(super) offset: usize,
+    pub(super) limit: usize,
+    pub(super) connections: Vec<ConnzEntry>,
 }
 
 pub fn connz(shared: &Shared, q: &Query) -> Result<Connz, String> {
@@ -277,6 +295,13 @@ pub fn connz(shared: &Shared, q: &Query) -> Result<Connz, String> {
         .skip(offset)
         .take(limit)
         .map(|c| ConnzEntry {
+            figures: ConnFigures {
+                start_ms: unix_millis(c.start),
+                last_activity_ms: unix_millis(c.last_activity),
+                rtt_us: c.rtt.map_or(0.0, |d| d.as_micros() as f64),
+                uptime_ms: (c.uptime.as_secs() * 1000) as f64,
+                idle_ms: (c.idle.as_secs() * 1000) as f64,
+            },
             cid: c.cid,
             kind: "Client",
             kind_type: "nats",

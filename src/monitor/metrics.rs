@@ -1,7 +1,7 @@
-//! `/metrics`: the server's figures in the Prometheus text exposition format, natively
-//! (nats-server needs the separate prometheus-nats-exporter, whose `gnatsd_varz_*` names
-//! map to these: connections, total_connections, in/out msgs and bytes, slow_consumers,
-//! subscriptions).
+//! `/metrics`: the server's figures in the Prometheus text exposition format, natively:
+//! natrix's own `natrix_*` names, then the same figures under prometheus-nats-exporter's
+//! names (`gnatsd_*`, see `gnatsd.rs`), which nats-server needs a separate exporter for.
+use super::gnatsd;
 use crate::server::shared::Shared;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -18,7 +18,9 @@ fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
-pub fn render(shared: &Shared) -> String {
+/// The whole page; `varz` is this request's `/varz` answer. Errors are bad query parameters.
+pub fn render(shared: &Shared, varz: &super::endpoints::Varz, q: &super::Query) -> Result<String, String> {
+    let opts = gnatsd::Options::from_query(q)?;
     let st = &shared.stats;
     let g = |v: u64| vec![(String::new(), v as f64)];
     let mut out = String::with_capacity(4096);
@@ -48,5 +50,6 @@ pub fn render(shared: &Shared) -> String {
         .map(|(reason, n)| (format!("{{reason=\"{}\"}}", escape(reason)), n as f64))
         .collect();
     metric(&mut out, "auth_failures_total", "counter", "Refused authentications by reason.", &failures);
-    out
+    gnatsd::render(&mut out, shared, &opts, varz)?;
+    Ok(out)
 }

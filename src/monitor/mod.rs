@@ -3,6 +3,7 @@
 //! come from per-worker counters and snapshots gathered on request.
 mod endpoints;
 pub mod format;
+mod gnatsd;
 pub mod https;
 mod metrics;
 pub mod procinfo;
@@ -163,7 +164,10 @@ pub(crate) fn handle(shared: &Shared, started: SystemTime, stats: &Mutex<BTreeMa
         "/subsz" | "/subscriptionsz" => json(endpoints::subsz(shared, &q).and_then(|c| body(&c))),
         "/accountz" => json(endpoints::accountz(shared, &q).and_then(|c| body(&c))),
         "/healthz" => json(body(&serde_json::json!({"status": "ok"}))),
-        "/metrics" => (200, "text/plain; version=0.0.4", metrics::render(shared).into_bytes()),
+        "/metrics" => match metrics::render(shared, &endpoints::varz(shared, started, counts), &q) {
+            Ok(text) => (200, "text/plain; version=0.0.4", text.into_bytes()),
+            Err(e) => (400, "text/plain", e.into_bytes()),
+        },
         _ => (200, "text/html", index(base).into_bytes()),
     }
 }
