@@ -165,6 +165,11 @@ impl Core {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) {
+        // Filtered when it was routed; checked again for messages already on their way
+        // when a reload changed the filter.
+        if sub.filters_out(subject) {
+            return;
+        }
         self.write_delivery_from(sub, last, subject, reply, headers, payload, false);
     }
 
@@ -184,11 +189,6 @@ impl Core {
     ) {
         let max_pending = self.opts.max_pending as usize;
         let slot = sub.owner.slot;
-        // Checked again here for messages already on their way when a reload changed
-        // the filter.
-        if sub.filters_out(subject) {
-            return;
-        }
         self.note_delivery(slot, sub.owner.cid, reply, from_self);
         let Some(c) = self.conn_mut(slot) else { return };
         if c.cid != sub.owner.cid || c.closing.is_some() {
