@@ -142,7 +142,13 @@ impl Core {
     /// Removes the subscriptions the connection's (new) permissions no longer allow.
     fn prune_subscriptions(&mut self, slot: u32) {
         let Some(c) = self.conn_mut(slot) else { return };
-        let Some(p) = c.perms.as_deref_mut() else { return };
+        let Some(p) = c.perms.as_deref_mut() else {
+            // No permissions any more: nothing is filtered.
+            for s in c.subs.iter() {
+                s.set_filter(None);
+            }
+            return;
+        };
         let mut gone = Vec::new();
         for s in c.subs.iter() {
             if p.perms.can_subscribe(&s.subject, s.queue.as_deref()) {
