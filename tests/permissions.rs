@@ -338,3 +338,55 @@ fn own_echoed_request_grants_no_response_permission() {
     u.sync_empty();
     assert_eq!(show(&o.sync()), show(b"MSG o.reply 2 2\r\nok\r\n"));
 }
+
+/// A reload that takes away a user's permissions also takes away the delivery filter of
+/// its live wildcard subscriptions (and one that adds a deny entry adds it).
+#[test]
+fn reload_replaces_delivery_filters() {
+    if target() == Target::NatsServer {
+        println!("SKIPPED: drives natrix's reload through its own config file");
+        return;
+    }
+    let conf = |d_perms: &str| {
+        format!("authorization {{ users: [ {{user: d, password: p{d_perms}}}, {{user: r, password: p}} ] }}\n")
+    };
+    let denied = ", permissions: {subscribe: {deny: [\"data.secret.*\"]}}";
+    let s = TestServer::start_with_config(&conf(denied));
+    let mut d = RawClient::connect_with(s.port, &creds("d"));
+    d.send(b"SUB data.> 1\r\n");
+    d.sync_empty();
+    let mut r = RawClient::connect_with(s.port, &creds("r"));
+    // Publishes data.secret.x and data.ok; returns what `d` got of them.
+    let mut round = |d: &mut RawClient| -> String {
+        r.send(b"PUB data.secret.x 1\r\ns\r\nPUB data.ok 1\r\no\r\n");
+        r.sync();
+        let mut got = d.sync();
+        got.extend(d.read_until(b"MSG data.ok 1 1\r\no\r\n", Duration::from_secs(2)).unwrap_or_default());
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    assert_eq!(round(&mut d), "MSG data.ok 1 1\r\no\r\n", "filtered before the reload");
+    let reloaded = |s: &TestServer, text: &str| {
+        std::fs::write(s.dir().join("server.conf"), text).expect("rewrite config");
+        s.reload();
+    };
+    reloaded(&s, &conf(""));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = round(&mut d);
+        if got.contains("MSG data.secret.x 1 1\r\n") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "filter kept after the reload: {got:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reloaded(&s, &conf(denied));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = round(&mut d);
+        if got == "MSG data.ok 1 1\r\no\r\n" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "filter not restored after the reload: {got:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
