@@ -1,8 +1,9 @@
 //! Compiled permissions: built once per identity, checked per message without walking
 //! over the configured strings.
-use super::config::{PermissionsConfig, ResponsePermission, RuleLists};
+use super::config::{PermissionsConfig, ResponsePermission};
 use crate::subject;
 use ahash::AHashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A set of subject patterns compiled into a token trie: `matches(subject)` is true when
@@ -49,29 +50,35 @@ impl Matcher {
         node.end = true;
     }
 
-    /// Whether a message published to `subject` matches one of the patterns. A wildcard
-    /// token in the subject itself only matches the same wildcard (as in the trie).
+    /// Whether a message published to `subject` matches one of the patterns, as a
+    /// nats-server permission sublist answers it: a wildcard token in the subject is just
+    /// a token, matched only by a pattern wildcard (so a deny `a.*` matches `SUB a.>`),
+    /// and a subject with an empty token (`a..b`, `a.`) matches nothing. Allocation-free.
     pub fn matches(&self, subject: &[u8]) -> bool {
-        if subject.is_empty() {
+        if has_empty_token(subject) {
             return false;
         }
-        let toks: smallvec::SmallVec<[&[u8]; 16]> = subject::tokens(subject).collect();
-        fn walk(n: &MNode, toks: &[&[u8]]) -> bool {
-            let Some((first, rest)) = toks.split_first() else { return n.end };
+        fn walk(n: &MNode, rest: &[u8]) -> bool {
+            let (first, rest) = match memchr::memchr(b'.', rest) {
+                Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+                None => (rest, None),
+            };
             if n.fwc {
                 return true;
             }
-            if let Some(p) = &n.pwc {
-                if walk(p, rest) {
-                    return true;
-                }
+            let next = |c: &MNode| match rest {
+                Some(r) => walk(c, r),
+                None => c.end,
+            };
+            if n.pwc.as_deref().is_some_and(next) {
+                return true;
             }
-            if *first == b"*" {
+            if first == b"*" {
                 return false; // only a pattern `*` covers a published `*`
             }
-            n.literal.get(*first).is_some_and(|c| walk(c, rest))
+            n.literal.get(first).is_some_and(next)
         }
-        walk(&self.root, &toks)
+        walk(&self.root, subject)
     }
 
     /// Whether every subject `sub` can match is covered by one pattern (a subscription
@@ -89,6 +96,17 @@ impl Matcher {
     pub fn is_empty(&self) -> bool {
         self.patterns.is_empty()
     }
+}
+
+impl subject::DeliveryFilter for Matcher {
+    fn denies(&self, subject: &[u8]) -> bool {
+        self.matches(subject)
+    }
+}
+
+/// Empty subject, leading or trailing dot, or two dots in a row.
+fn has_empty_token(s: &[u8]) -> bool {
+    s.is_empty() || s[0] == b'.' || s[s.len() - 1] == b'.' || memchr::memmem::find(s, b"..").is_some()
 }
 
 /// Whether two patterns can match a common subject.
@@ -117,34 +135,42 @@ fn overlap(a: &[u8], b: &[u8]) -> bool {
 pub struct Rules {
     /// `None`: everything is allowed (before deny).
     pub allow: Option<Matcher>,
-    pub deny: Option<Matcher>,
+    /// Shared with the delivery filters of this identity's subscriptions.
+    pub deny: Option<Arc<Matcher>>,
 }
 
-impl Rules {
-    fn compile(r: &RuleLists) -> (Rules, Vec<(String, Option<String>)>) {
-        let mut queue_entries = Vec::new();
-        let mut plain = |list: &Option<Vec<String>>, keep_queues: bool| -> Option<Matcher> {
-            list.as_ref().map(|l| {
-                let mut subjects = Vec::new();
-                for e in l {
-                    let mut parts = e.split_whitespace();
-                    let s = parts.next().unwrap_or("");
-                    match parts.next() {
-                        Some(q) if keep_queues => queue_entries.push((s.to_string(), Some(q.to_string()))),
-                        _ => subjects.push(s.as_bytes()),
-                    }
-                }
-                Matcher::new(subjects)
-            })
-        };
-        let allow = plain(&r.allow, true);
-        let deny = plain(&r.deny, false);
-        (Rules { allow, deny }, queue_entries)
+/// Entries of one list split into plain subjects and `"subject queue"` entries.
+fn split_entries(list: &[String]) -> (Vec<&[u8]>, Vec<(String, String)>) {
+    let mut plain = Vec::new();
+    let mut queues = Vec::new();
+    for e in list {
+        let mut parts = e.split_whitespace();
+        let s = parts.next().unwrap_or("");
+        match parts.next() {
+            Some(q) => queues.push((s.to_string(), q.to_string())),
+            None => plain.push(s.as_bytes()),
+        }
     }
+    (plain, queues)
 }
 
 /// An allow entry `"subject queue"`: (subject pattern, queue pattern).
 pub type QueueEntry = (Box<[u8]>, Box<[u8]>);
+
+/// A subscribe deny entry `"subject queue"`: it denies that queue only.
+#[derive(Debug, Clone)]
+pub struct QueueDeny {
+    subject: Matcher,
+    queue: Box<[u8]>,
+}
+
+impl QueueDeny {
+    /// nats-server's `queueMatches`: the same name, or a subscription queue inside a
+    /// wildcard entry queue (`*` and `>` are also plain queue names).
+    fn applies_to(&self, queue: &[u8]) -> bool {
+        *self.queue == *queue || (subject::has_wildcard(&self.queue) && subject::subject_is_subset(queue, &self.queue))
+    }
+}
 
 /// One identity's compiled permissions.
 #[derive(Debug, Default, Clone)]
@@ -153,24 +179,36 @@ pub struct Permissions {
     pub subscribe: Option<Rules>,
     /// `"subject queue"` allow entries: that queue (which may be a wildcard) only.
     pub queue_allow: Vec<QueueEntry>,
+    /// `"subject queue"` deny entries: that queue only, not plain subscriptions.
+    pub queue_deny: Vec<QueueDeny>,
     pub allow_responses: Option<ResponsePermission>,
 }
 
 impl Permissions {
     pub fn compile(cfg: &PermissionsConfig) -> Permissions {
-        let publish = cfg.publish.as_ref().map(|r| Rules::compile(r).0);
-        let (subscribe, queues) = match &cfg.subscribe {
-            Some(r) => {
-                let (rules, q) = Rules::compile(r);
-                (Some(rules), q)
-            }
-            None => (None, Vec::new()),
-        };
-        let queue_allow = queues
-            .into_iter()
-            .filter_map(|(s, q)| Some((s.into_bytes().into(), q?.into_bytes().into())))
-            .collect();
-        Permissions { publish, subscribe, queue_allow, allow_responses: cfg.allow_responses.clone() }
+        // A publish entry has no queue: only its first word counts.
+        let publish = cfg.publish.as_ref().map(|r| {
+            let first = |l: &Vec<String>| Matcher::new(l.iter().map(|e| e.split_whitespace().next().unwrap_or("").as_bytes()));
+            Rules { allow: r.allow.as_ref().map(first), deny: r.deny.as_ref().map(|l| Arc::new(first(l))) }
+        });
+        let mut queue_allow = Vec::new();
+        let mut queue_deny = Vec::new();
+        let subscribe = cfg.subscribe.as_ref().map(|r| {
+            let allow = r.allow.as_ref().map(|l| {
+                let (plain, queues) = split_entries(l);
+                queue_allow.extend(queues.into_iter().map(|(s, q)| (s.into_bytes().into(), q.into_bytes().into())));
+                Matcher::new(plain)
+            });
+            let deny = r.deny.as_ref().map(|l| {
+                let (plain, queues) = split_entries(l);
+                queue_deny.extend(
+                    queues.iter().map(|(s, q)| QueueDeny { subject: Matcher::new([s.as_bytes()]), queue: q.as_bytes().into() }),
+                );
+                Arc::new(Matcher::new(plain))
+            });
+            Rules { allow, deny }
+        });
+        Permissions { publish, subscribe, queue_allow, queue_deny, allow_responses: cfg.allow_responses.clone() }
     }
 
     /// Publish check by the lists alone (`allow_responses` is the caller's).
@@ -184,8 +222,12 @@ impl Permissions {
         !r.deny.as_ref().is_some_and(|d| d.matches(subject))
     }
 
-    /// Subscribe check: the subscription must be covered by an allow entry (a queue
-    /// entry for queue subscriptions too) and not covered by a deny entry.
+    /// Subscribe check. Allow: the subscription must be covered by an allow entry (a
+    /// queue entry for queue subscriptions too; stricter than nats-server). Deny: as
+    /// nats-server, a deny entry matching the subscription's subject token by token
+    /// refuses it (`data.secret.*` refuses `SUB data.secret.>`); a `"subject queue"`
+    /// entry only refuses that queue. A plain deny entry refuses every queue (nats-server
+    /// lets a queue subscription through when a queue entry for another queue also matches).
     pub fn can_subscribe(&self, subject: &[u8], queue: Option<&[u8]>) -> bool {
         let Some(r) = &self.subscribe else { return true };
         let allowed = match &r.allow {
@@ -202,17 +244,40 @@ impl Permissions {
                 ok
             }
         };
-        allowed && !r.deny.as_ref().is_some_and(|d| d.covers(subject))
+        if !allowed || r.deny.as_ref().is_some_and(|d| d.matches(subject)) {
+            return false;
+        }
+        !queue.is_some_and(|q| self.queue_deny.iter().any(|d| d.applies_to(q) && d.subject.matches(subject)))
     }
 
-    /// A wildcard subscription that a deny entry partly overlaps gets each delivery
-    /// checked against the deny list.
-    pub fn needs_delivery_filter(&self, subject: &[u8]) -> bool {
-        self.subscribe.as_ref().and_then(|r| r.deny.as_ref()).is_some_and(|d| d.overlaps(subject))
-    }
-
-    pub fn deny_delivery(&self, subject: &[u8]) -> bool {
-        self.subscribe.as_ref().and_then(|r| r.deny.as_ref()).is_some_and(|d| d.matches(subject))
+    /// The delivery filter of an allowed subscription, if a deny entry that applies to
+    /// it overlaps its subject: each message routed to it is checked against those
+    /// entries. This is stricter than nats-server, which filters only for plain deny
+    /// entries inside the subscription (so `SUB > badq` gets `jobs.x` despite a deny of
+    /// `"jobs.* badq"` there).
+    pub fn delivery_filter(&self, subject: &[u8], queue: Option<&[u8]>) -> Option<Arc<Matcher>> {
+        let plain = self.subscribe.as_ref().and_then(|r| r.deny.as_ref());
+        let plain_overlaps = plain.is_some_and(|d| d.overlaps(subject));
+        let queued: Vec<&[u8]> = match queue {
+            Some(q) => self
+                .queue_deny
+                .iter()
+                .filter(|d| d.applies_to(q) && d.subject.overlaps(subject))
+                .flat_map(|d| d.subject.patterns.iter().map(|p| &**p))
+                .collect(),
+            None => Vec::new(),
+        };
+        match (plain, queued.is_empty()) {
+            (Some(d), true) if plain_overlaps => Some(d.clone()),
+            (_, true) => None,
+            (d, false) => {
+                let mut all = queued;
+                if plain_overlaps {
+                    all.extend(d.into_iter().flat_map(|m| m.patterns.iter().map(|p| &**p)));
+                }
+                Some(Arc::new(Matcher::new(all)))
+            }
+        }
     }
 }
 
@@ -326,8 +391,68 @@ mod tests {
         assert!(p.can_subscribe(b"bar", Some(b"q1")));
         assert!(!p.can_subscribe(b"bar", Some(b"q2")));
         assert!(p.can_subscribe(b"foo.x", Some(b"any")), "plain entry allows any queue");
-        assert!(p.needs_delivery_filter(b"foo.*"));
-        assert!(p.deny_delivery(b"foo.secret"));
+        let f = p.delivery_filter(b"foo.*", None).expect("foo.* overlaps the deny");
+        assert!(f.matches(b"foo.secret") && !f.matches(b"foo.x"));
+        assert!(p.delivery_filter(b"bar", Some(b"q1")).is_none());
+    }
+
+    #[test]
+    fn subscribe_deny_matches_wildcards_like_nats_server() {
+        let p = Permissions::compile(&PermissionsConfig {
+            subscribe: Some(lists(&[], &["data.secret.*", "x.y", "w.>"])),
+            ..Default::default()
+        });
+        for s in ["data.secret.>", "data.secret.*", "data.secret.x", "x.y", "w.*", "w.>", "w.a.b"] {
+            assert!(!p.can_subscribe(s.as_bytes(), None), "{s} is refused");
+            assert!(!p.can_subscribe(s.as_bytes(), Some(b"q")), "{s} q is refused");
+        }
+        for s in ["data.*.*", "data.>", ">", "data.secret", "data.secret.*.y", "x.*", "*.y", "w"] {
+            assert!(p.can_subscribe(s.as_bytes(), None), "{s} is allowed (then filtered)");
+        }
+        assert!(p.delivery_filter(b"data.*.*", None).is_some());
+        assert!(p.delivery_filter(b"data.secret", None).is_none());
+    }
+
+    #[test]
+    fn queue_deny_entries_deny_only_that_queue() {
+        let p = Permissions::compile(&PermissionsConfig {
+            subscribe: Some(lists(&[], &["jobs.* badq", "w.> wq.*", "x.y"])),
+            ..Default::default()
+        });
+        assert!(p.can_subscribe(b"jobs.x", None));
+        assert!(p.can_subscribe(b"jobs.x", Some(b"goodq")));
+        assert!(!p.can_subscribe(b"jobs.x", Some(b"badq")));
+        assert!(!p.can_subscribe(b"jobs.*", Some(b"badq")));
+        assert!(!p.can_subscribe(b"jobs.>", Some(b"badq")), "the entry matches the > token");
+        assert!(p.can_subscribe(b"jobs.*", Some(b"bad*")), "bad* is a plain queue name");
+        assert!(p.can_subscribe(b">", Some(b"badq")));
+        assert!(!p.can_subscribe(b"w.a", Some(b"wq.1")), "wildcard entry queue");
+        assert!(p.can_subscribe(b"w.a", Some(b"wq")));
+        assert!(!p.can_subscribe(b"x.y", Some(b"badq")), "a plain entry denies every queue");
+        // Stricter than nats-server: `> badq` is filtered for what the entry denies.
+        let f = p.delivery_filter(b">", Some(b"badq")).expect("filter");
+        assert!(f.matches(b"jobs.x") && f.matches(b"x.y") && !f.matches(b"other.x"));
+        let plain = p.delivery_filter(b">", None).expect("x.y filter");
+        assert!(!plain.matches(b"jobs.x") && plain.matches(b"x.y"));
+        assert!(p.delivery_filter(b">", Some(b"goodq")).is_some_and(|f| !f.matches(b"jobs.x")));
+        // nats-server lets this one through (a matching queue entry for another queue
+        // overrides the plain entry); natrix does not.
+        let p = Permissions::compile(&PermissionsConfig {
+            subscribe: Some(lists(&[], &["x.y", "x.* q1"])),
+            ..Default::default()
+        });
+        assert!(!p.can_subscribe(b"x.y", Some(b"q2")));
+        assert!(!p.can_subscribe(b"x.z", Some(b"q1")));
+        assert!(p.can_subscribe(b"x.z", Some(b"q2")));
+    }
+
+    #[test]
+    fn empty_tokens_match_nothing() {
+        let m = Matcher::new([&b"a.>"[..], b"b.*", b"a.secret", b">"]);
+        for s in ["a.secret.", "a..secret", ".a.secret", "b.", ".b", "a.", "", "."] {
+            assert!(!m.matches(s.as_bytes()), "{s:?}");
+        }
+        assert!(m.matches(b"a.secret") && m.matches(b"b.x"));
     }
 
     #[test]

@@ -5,6 +5,10 @@
 use super::conn::{CloseReason, ConnPerms};
 use super::core::Core;
 use crate::proto::ConnectOptions;
+use std::sync::Arc;
+
+/// A subscription's delivery filter as the trie stores it.
+pub(super) type DenyFilter = Arc<dyn crate::subject::DeliveryFilter>;
 
 /// Outcome of checking a publish against the connection's permissions.
 pub enum PubCheck {
@@ -71,14 +75,12 @@ impl Core {
         PubCheck::Denied
     }
 
-    /// May this connection subscribe? Sends the nats-server error when not.
-    pub(super) fn check_subscribe(&mut self, slot: u32, subject: &[u8], queue: Option<&[u8]>) -> bool {
-        let Some(p) = self.conn_mut(slot).and_then(|c| c.perms.as_deref_mut()) else { return true };
+    /// May this connection subscribe? `Some(filter)` when it may (with the subscription's
+    /// delivery filter, if a deny entry overlaps it); sends the nats-server error when not.
+    pub(super) fn check_subscribe(&mut self, slot: u32, subject: &[u8], queue: Option<&[u8]>) -> Option<Option<DenyFilter>> {
+        let Some(p) = self.conn_mut(slot).and_then(|c| c.perms.as_deref_mut()) else { return Some(None) };
         if p.perms.can_subscribe(subject, queue) {
-            if p.perms.needs_delivery_filter(subject) {
-                p.filter_deliveries = true;
-            }
-            return true;
+            return Some(p.perms.delivery_filter(subject, queue).map(|f| f as DenyFilter));
         }
         let s = String::from_utf8_lossy(subject);
         let text = match queue {
@@ -89,7 +91,7 @@ impl Core {
             None => format!("Permissions Violation for Subscription to \"{s}\""),
         };
         self.send_err(slot, &text);
-        false
+        None
     }
 
     /// Re-authenticates every authenticated connection after a reload, as nats-server:
@@ -140,17 +142,21 @@ impl Core {
     /// Removes the subscriptions the connection's (new) permissions no longer allow.
     fn prune_subscriptions(&mut self, slot: u32) {
         let Some(c) = self.conn_mut(slot) else { return };
-        let Some(p) = c.perms.as_deref_mut() else { return };
+        let Some(p) = c.perms.as_deref_mut() else {
+            // No permissions any more: nothing is filtered.
+            for s in c.subs.iter() {
+                s.set_filter(None);
+            }
+            return;
+        };
         let mut gone = Vec::new();
-        let mut filter = false;
         for s in c.subs.iter() {
             if p.perms.can_subscribe(&s.subject, s.queue.as_deref()) {
-                filter |= p.perms.needs_delivery_filter(&s.subject);
+                s.set_filter(p.perms.delivery_filter(&s.subject, s.queue.as_deref()).map(|f| f as DenyFilter));
             } else {
                 gone.push(s.sid.clone());
             }
         }
-        p.filter_deliveries = filter;
         let account = c.account;
         for sid in gone {
             let Some(sub) = self.conn_mut(slot).and_then(|c| c.subs.remove(&sid)) else { continue };
@@ -165,20 +171,19 @@ impl Core {
         }
     }
 
-    /// Per-delivery permission work on the receiving side: the subscribe deny filter
-    /// (returns false to drop the message) and recording replies for `allow_responses`.
+    /// Per-delivery permission work on the receiving side: recording replies for
+    /// `allow_responses`. The connection's own message echoed back to it grants nothing
+    /// (`from_self`; stricter than nats-server, where a user could grant itself one
+    /// publish to any subject by requesting with that subject as the reply).
     #[inline]
-    pub(super) fn delivery_allowed(&mut self, slot: u32, cid: u64, subject: &[u8], reply: Option<&[u8]>) -> bool {
+    pub(super) fn note_delivery(&mut self, slot: u32, cid: u64, reply: Option<&[u8]>, from_self: bool) {
         let now = self.now;
-        let Some(c) = self.conn_mut(slot).filter(|c| c.cid == cid) else { return true };
-        let Some(p) = c.perms.as_deref_mut() else { return true };
-        if p.filter_deliveries && p.perms.deny_delivery(subject) {
-            return false;
-        }
-        if let (Some(rp), Some(r)) = (&p.perms.allow_responses, reply) {
+        let Some(r) = reply.filter(|_| !from_self) else { return };
+        let Some(c) = self.conn_mut(slot).filter(|c| c.cid == cid) else { return };
+        let Some(p) = c.perms.as_deref_mut() else { return };
+        if let Some(rp) = &p.perms.allow_responses {
             p.responses.on_delivered(r, now, rp);
         }
-        true
     }
 
     /// Binds `no_auth_user` to a client whose first op is not CONNECT (2.9.10).

@@ -119,9 +119,7 @@ impl Core {
     fn handle_sub(&mut self, slot: u32, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         let max_subs = self.opts.max_subscriptions as usize;
         let worker = self.id;
-        if !self.check_subscribe(slot, subject, queue) {
-            return;
-        }
+        let Some(filter) = self.check_subscribe(slot, subject, queue) else { return };
         let Some(c) = self.conn_mut(slot) else { return };
         c.active = true;
         let verbose = c.flags.verbose;
@@ -139,6 +137,7 @@ impl Core {
         }
         let owner = ConnRef { worker, slot, cid: c.cid };
         let sub = Arc::new(Subscription::new(subject, queue, sid, owner));
+        sub.set_filter(filter);
         let account = c.account;
         if self.account(account).sublist.insert(sub.clone()).is_err() {
             self.send_err(slot, "Invalid Subject");

@@ -159,8 +159,6 @@ pub struct ConnPerms {
     pub perms: std::sync::Arc<crate::auth::Permissions>,
     pub pub_decisions: crate::auth::PubDecisions,
     pub responses: crate::auth::ResponseTracker,
-    /// Some wildcard subscription overlaps the subscribe deny list: check deliveries.
-    pub filter_deliveries: bool,
 }
 
 impl ConnPerms {
@@ -169,7 +167,6 @@ impl ConnPerms {
             perms,
             pub_decisions: Default::default(),
             responses: Default::default(),
-            filter_deliveries: false,
         })
     }
 }

@@ -16,7 +16,7 @@ use crate::proto::Message;
 use crate::subject;
 use ahash::AHashMap;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -129,7 +129,6 @@ pub struct ResponseMap {
     map: Mutex<AHashMap<Box<[u8]>, ResponseRoute>>,
     len: AtomicUsize,
     prefix: Box<str>,
-    next: AtomicU64,
 }
 
 impl ResponseMap {
@@ -138,7 +137,6 @@ impl ResponseMap {
             map: Mutex::new(AHashMap::new()),
             len: AtomicUsize::new(0),
             prefix: format!("_R_.{}.", base62(random_u64(), 6)).into(),
-            next: AtomicU64::new(random_u64() % 1_000_000),
         }
     }
 
@@ -147,8 +145,10 @@ impl ResponseMap {
     }
 
     fn insert(&self, importer: u32, reply: &[u8], kind: ResponseType, threshold: Duration, now: Instant) -> Vec<u8> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let subject = format!("{}{}", self.prefix, base62(n, 6)).into_bytes();
+        // Unpredictable per request (nats-server draws each one at random too), so that
+        // seeing one reply does not tell anyone the next. 11 digits carry the whole u64.
+        let n = super::reply_rng::next_u64();
+        let subject = format!("{}{}", self.prefix, base62(n, REPLY_DIGITS)).into_bytes();
         let mut map = self.map.lock();
         map.insert(subject.clone().into(), ResponseRoute { importer, reply: reply.into(), kind, threshold, last: now });
         self.len.store(map.len(), Ordering::Release);
@@ -195,6 +195,9 @@ impl Default for ResponseMap {
         Self::new()
     }
 }
+
+/// Base-62 digits of a generated reply's last token (62^11 > 2^64).
+const REPLY_DIGITS: usize = 11;
 
 fn random_u64() -> u64 {
     let mut b = [0u8; 8];
@@ -314,16 +317,17 @@ impl Core {
     }
 
     /// The request's headers plus `Nats-Request-Info: {"acc":…,"rtt":…}`, as nats-server
-    /// adds to cross-account service requests.
+    /// adds to cross-account service requests. Every copy the requester put in (any
+    /// case, with its continuation lines) is removed first, so that a reader taking the
+    /// first value cannot be handed a forged one (nats-server removes only the first
+    /// exact-case copy).
     fn request_info_headers(&self, slot: u32, acc: usize, headers: Option<&[u8]>) -> Vec<u8> {
         let rtt = self.conn(slot).map_or(0, |c| c.rtt_ns);
         let name = serde_json::to_string(&*self.accounts[acc].name).unwrap_or_else(|_| "\"\"".into());
         let line = format!("Nats-Request-Info: {{\"acc\":{name},\"rtt\":{rtt}}}\r\n\r\n");
         let mut out = Vec::with_capacity(64 + headers.map_or(0, <[u8]>::len));
         match headers {
-            Some(h) if h.ends_with(b"\r\n\r\n") => {
-                out.extend_from_slice(&h[..h.len() - 2]);
-            }
+            Some(h) if h.ends_with(b"\r\n\r\n") => copy_without_request_info(&h[..h.len() - 2], &mut out),
             _ => out.extend_from_slice(b"NATS/1.0\r\n"),
         }
         out.extend_from_slice(line.as_bytes());
@@ -337,6 +341,28 @@ impl Core {
             a.responses.expire(now);
         }
     }
+}
+
+/// Copies the header lines `h` (status line first, each ending in `\n`) except
+/// `Nats-Request-Info` fields and the continuation lines that follow them.
+fn copy_without_request_info(h: &[u8], out: &mut Vec<u8>) {
+    let mut lines = h.split_inclusive(|&b| b == b'\n');
+    if let Some(status) = lines.next() {
+        out.extend_from_slice(status);
+    }
+    let mut dropping = false;
+    for line in lines {
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
+            dropping = is_request_info(line);
+        }
+        if !dropping {
+            out.extend_from_slice(line);
+        }
+    }
+}
+
+fn is_request_info(line: &[u8]) -> bool {
+    memchr::memchr(b':', line).is_some_and(|i| line[..i].trim_ascii().eq_ignore_ascii_case(b"Nats-Request-Info"))
 }
 
 #[cfg(test)]
@@ -367,7 +393,7 @@ mod tests {
         let m = ResponseMap::new();
         let now = Instant::now();
         let r = m.insert(2, b"_INBOX.1", ResponseType::Singleton, Duration::from_secs(1), now);
-        assert!(r.starts_with(b"_R_.") && r.len() == "_R_.xxxxxx.yyyyyy".len());
+        assert!(r.starts_with(b"_R_.") && r.len() == "_R_.xxxxxx.yyyyyyyyyyy".len());
         assert_eq!(m.take(&r, now, false), Some((2, b"_INBOX.1".to_vec())));
         assert_eq!(m.take(&r, now, false), None);
         let s = m.insert(2, b"_INBOX.2", ResponseType::Stream, Duration::from_secs(1), now);
@@ -375,6 +401,35 @@ mod tests {
         assert!(m.take(&s, now, false).is_some());
         m.expire(now + Duration::from_secs(2));
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn generated_replies_do_not_follow_each_other() {
+        let m = ResponseMap::new();
+        let now = Instant::now();
+        let r: Vec<Vec<u8>> =
+            (0..64).map(|i| m.insert(2, format!("i.{i}").as_bytes(), ResponseType::Singleton, Duration::from_secs(9), now)).collect();
+        let distinct: std::collections::HashSet<_> = r.iter().collect();
+        assert_eq!(distinct.len(), r.len());
+        // The last token of consecutive replies differs in many places, not like a counter.
+        let tail = |x: &Vec<u8>| x[x.len() - REPLY_DIGITS..].to_vec();
+        let mut same_prefix = 0;
+        for w in r.windows(2) {
+            let (a, b) = (tail(&w[0]), tail(&w[1]));
+            same_prefix += a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+        }
+        assert!(same_prefix < 20, "consecutive replies share {same_prefix} leading digits in total");
+    }
+
+    #[test]
+    fn request_info_copies_are_removed_in_any_case() {
+        let mut out = Vec::new();
+        let h = b"NATS/1.0\r\nNats-Request-Info: {\"acc\":\"X\"}\r\nA: 1\r\nnats-request-info : f\r\n  cont\r\nNATS-REQUEST-INFO:g\r\nB: 2\r\n";
+        copy_without_request_info(h, &mut out);
+        assert_eq!(out, b"NATS/1.0\r\nA: 1\r\nB: 2\r\n");
+        out.clear();
+        copy_without_request_info(b"NATS/1.0 503\r\nNats-Request-Infox: 1\r\n", &mut out);
+        assert_eq!(out, b"NATS/1.0 503\r\nNats-Request-Infox: 1\r\n");
     }
 
     #[test]

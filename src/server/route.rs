@@ -97,11 +97,11 @@ impl Core {
         let result = caches[acc].lookup_ref(&self.accounts[acc].sublist, msg.subject);
         let mut delivered = false;
         for sub in result.psubs.iter() {
-            if !echo && sub.owner.cid == cid {
+            if (!echo && sub.owner.cid == cid) || sub.filters_out(msg.subject) {
                 continue;
             }
             if let Some(last) = claim(&self.accounts[acc].sublist, sub) {
-                self.deliver(sub, last, msg, base);
+                self.deliver(sub, last, msg, base, cid);
                 delivered = true;
             }
         }
@@ -116,11 +116,12 @@ impl Core {
             };
             for i in 0..n {
                 let sub = &group[(start + i) % n];
-                if !echo && sub.owner.cid == cid {
+                // A member whose permissions filter this subject passes it on to the next.
+                if (!echo && sub.owner.cid == cid) || sub.filters_out(msg.subject) {
                     continue;
                 }
                 if let Some(last) = claim(&self.accounts[acc].sublist, sub) {
-                    self.deliver(sub, last, msg, base);
+                    self.deliver(sub, last, msg, base, cid);
                     delivered = true;
                     break;
                 }
@@ -130,12 +131,14 @@ impl Core {
         delivered
     }
 
-    /// Hands one message to one subscription: directly when its connection is ours,
-    /// else into the batch for its worker.
-    fn deliver(&mut self, sub: &Arc<Subscription>, last: bool, msg: &Message<'_>, base: Option<*const u8>) {
+    /// Hands one message from publisher `cid` to one subscription: directly when its
+    /// connection is ours, else into the batch for its worker (then it is not the
+    /// publisher's own: a connection lives on one worker).
+    fn deliver(&mut self, sub: &Arc<Subscription>, last: bool, msg: &Message<'_>, base: Option<*const u8>, cid: u64) {
         let dest = sub.owner.worker;
         if dest == self.id {
-            self.write_delivery(sub, last, msg.subject, msg.reply, msg.headers, msg.payload);
+            let from_self = sub.owner.cid == cid;
+            self.write_delivery_from(sub, last, msg.subject, msg.reply, msg.headers, msg.payload, from_self);
             return;
         }
         let batch = &mut self.outbox[dest as usize];
@@ -151,8 +154,8 @@ impl Core {
         }
     }
 
-    /// Appends MSG/HMSG for `sub` to its (local) connection's outbound buffer.
-    /// Headers are stripped for connections that did not ask for them.
+    /// Appends MSG/HMSG for `sub` to its (local) connection's outbound buffer, for a
+    /// message from another worker's connection.
     pub(super) fn write_delivery(
         &mut self,
         sub: &Arc<Subscription>,
@@ -162,11 +165,31 @@ impl Core {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) {
-        let max_pending = self.opts.max_pending as usize;
-        let slot = sub.owner.slot;
-        if !self.delivery_allowed(slot, sub.owner.cid, subject, reply) {
+        // Filtered when it was routed; checked again for messages already on their way
+        // when a reload changed the filter.
+        if sub.filters_out(subject) {
             return;
         }
+        self.write_delivery_from(sub, last, subject, reply, headers, payload, false);
+    }
+
+    /// Appends MSG/HMSG for `sub` to its (local) connection's outbound buffer.
+    /// Headers are stripped for connections that did not ask for them. `from_self`: the
+    /// subscriber published it (its reply grants no response permission).
+    #[allow(clippy::too_many_arguments)]
+    fn write_delivery_from(
+        &mut self,
+        sub: &Arc<Subscription>,
+        last: bool,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        from_self: bool,
+    ) {
+        let max_pending = self.opts.max_pending as usize;
+        let slot = sub.owner.slot;
+        self.note_delivery(slot, sub.owner.cid, reply, from_self);
         let Some(c) = self.conn_mut(slot) else { return };
         if c.cid != sub.owner.cid || c.closing.is_some() {
             return;

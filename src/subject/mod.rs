@@ -10,7 +10,7 @@ mod validate;
 
 pub use cache::MatchCache;
 pub use result::{QueueGroup, SubResult};
-pub use sub::{ConnRef, Subscription};
+pub use sub::{ConnRef, DeliveryFilter, Subscription};
 pub use sublist::{SubjectError, Sublist, SublistStats, LITERAL_SHARDS};
 pub use validate::{
     has_wildcard, is_valid_literal_subject, is_valid_sub_subject, is_valid_subject, matches,

@@ -1,5 +1,14 @@
 //! A subscription as stored in the trie and shared between workers.
+use parking_lot::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// What a subscriber's permissions keep from one of its (wildcard) subscriptions. It is
+/// checked where the message is routed, on the publisher's worker, so that a queue group
+/// passes a filtered message on to its next member.
+pub trait DeliveryFilter: Send + Sync + std::fmt::Debug {
+    fn denies(&self, subject: &[u8]) -> bool;
+}
 
 /// Which connection owns a subscription: the worker that runs it, its slot in that
 /// worker's connection table, and the server-wide client id (slots are reused, cids never).
@@ -28,6 +37,10 @@ pub struct Subscription {
     /// `closed` (which a publisher also sets when it claims the last message of an
     /// auto-unsubscribe limit), it means: drop messages already on their way.
     pub unsubscribed: AtomicBool,
+    /// Set when `filter` holds one: subscriptions without a filter cost one load.
+    filtered: AtomicBool,
+    /// Replaced when a reload changes the owner's permissions.
+    filter: RwLock<Option<Arc<dyn DeliveryFilter>>>,
 }
 
 impl Subscription {
@@ -41,7 +54,24 @@ impl Subscription {
             delivered: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             unsubscribed: AtomicBool::new(false),
+            filtered: AtomicBool::new(false),
+            filter: RwLock::new(None),
         }
+    }
+
+    pub fn set_filter(&self, filter: Option<Arc<dyn DeliveryFilter>>) {
+        let some = filter.is_some();
+        *self.filter.write() = filter;
+        self.filtered.store(some, Ordering::Release);
+    }
+
+    /// Whether the owner's permissions keep a message on `subject` from this subscription.
+    #[inline]
+    pub fn filters_out(&self, subject: &[u8]) -> bool {
+        if !self.filtered.load(Ordering::Acquire) {
+            return false;
+        }
+        self.filter.read().as_ref().is_some_and(|f| f.denies(subject))
     }
 
     pub fn is_closed(&self) -> bool {
