@@ -226,8 +226,8 @@ pub struct Conn {
     pub active: bool,
     /// When output first failed to drain completely (for `write_deadline`).
     pub stalled_since: Option<Instant>,
-    /// Since when output has stayed over `max_pending` after a write without the client
-    /// taking any of it (see `Core::judge_output`).
+    /// Since when output has stayed over `max_pending` after the connection's writes
+    /// (see `output.rs`).
     pub over_limit_since: Option<Instant>,
     /// Whether the connection is already on the worker's flush list.
     pub dirty: bool,

@@ -20,14 +20,6 @@ use std::time::{Duration, Instant};
 /// nats-server's default `authorization.timeout`.
 const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How long a connection's output may stay over `max_pending` after its writes while
-/// the client takes none of it (a reader at full speed drains a burst well within it).
-pub(super) const SLOW_CONSUMER_GRACE: Duration = Duration::from_millis(500);
-
-/// How far output may grow past `max_pending` between two writes (one cycle's burst
-/// into a reader at full speed); beyond it the connection is a slow consumer at once.
-const BURST_ALLOWANCE: usize = 4 << 20;
-
 /// Subscriptions of closed connections taken out of the tries per cycle
 /// (about a millisecond; see `Core::reap_subs`).
 const REAP_PER_CYCLE: usize = 4096;
@@ -318,59 +310,6 @@ impl Core {
         self.routes = self.accounts.iter().map(|a| a.routes.read().clone()).collect();
     }
 
-    /// The most output a connection may have queued at any moment: `max_pending` plus
-    /// one cycle's burst. Slow consumers are judged against `max_pending` after the
-    /// write (`judge_output`); this cap bounds memory in between.
-    #[inline]
-    pub(super) fn out_cap(&self) -> usize {
-        let max = self.opts.max_pending as usize;
-        max.saturating_add(max.max(BURST_ALLOWANCE))
-    }
-
-    /// Whether `n` more bytes of output fit under `out_cap`; if not, the connection is
-    /// closed as a slow consumer. Everything natrix writes goes through here or the
-    /// same check in `write_delivery`: PONG, `+OK`, `-ERR`, INFO, PING, 503 replies.
-    pub(super) fn reserve_out(&mut self, slot: u32, n: usize) -> bool {
-        let cap = self.out_cap();
-        let Some(c) = self.conn(slot) else { return false };
-        if c.closing.is_some() {
-            return false;
-        }
-        if c.out.pending() + n > cap {
-            self.close(slot, CloseReason::SlowConsumerPending);
-            return false;
-        }
-        true
-    }
-
-    /// After a write attempt: output over `max_pending` that the client takes none of
-    /// for `SLOW_CONSUMER_GRACE` (or `write_deadline`, if shorter) makes it a slow
-    /// consumer. Output over the limit that is draining is left to drain.
-    pub fn judge_output(&mut self, slot: u32, progressed: bool) {
-        let (max, now) = (self.opts.max_pending as usize, self.now);
-        let grace = SLOW_CONSUMER_GRACE.min(self.opts.write_deadline);
-        let Some(c) = self.conn_mut(slot) else { return };
-        if c.out.pending() <= max {
-            c.over_limit_since = None;
-            return;
-        }
-        let since = match c.over_limit_since {
-            Some(t) if !progressed => t,
-            _ => *c.over_limit_since.insert(now),
-        };
-        if now.duration_since(since) >= grace {
-            self.close(slot, CloseReason::SlowConsumerPending);
-        }
-    }
-
-    /// Whether the connection's queued output is over `max_pending`: its input is then
-    /// left unread (and unparsed) until the output drains, so a client that floods PINGs
-    /// or verbose PUBs and never reads cannot make the server queue without bound.
-    #[inline]
-    pub fn output_over_limit(&self, slot: u32) -> bool {
-        self.conn(slot).is_some_and(|c| c.out.pending() > self.opts.max_pending as usize)
-    }
-
     /// Queues `-ERR '<text>'` to a connection.
     pub fn send_err(&mut self, slot: u32, text: &str) {
         if !self.reserve_out(slot, text.len() + 9) {
@@ -414,7 +353,6 @@ impl Core {
             limits.max_payload = limits.max_payload.min(p as usize);
         }
         let base = rbuf.as_ptr();
-        let max_pending = self.opts.max_pending as usize;
         let mut pos = 0usize;
         debug_assert!(self.touched.is_empty());
         while pos < rbuf.len() {
@@ -422,8 +360,7 @@ impl Core {
                 Ok(Some((frame, n))) => {
                     pos += n;
                     self.handle_frame(slot, frame, base);
-                    // Output over the limit: the rest waits (the shell pauses reading).
-                    if self.conn(slot).is_none_or(|c| c.is_closing() || c.out.pending() > max_pending) {
+                    if self.conn(slot).is_none_or(Conn::is_closing) {
                         break;
                     }
                 }
@@ -541,10 +478,11 @@ impl Core {
                     continue;
                 }
             }
-            if c.over_limit_since.is_some_and(|t| now.duration_since(t) >= SLOW_CONSUMER_GRACE.min(write_deadline)) {
+            if self.over_limit_too_long(slot) {
                 self.close(slot, CloseReason::SlowConsumerPending);
                 continue;
             }
+            let Some(c) = self.conns[slot as usize].as_mut() else { continue };
             if !c.read_since_tick && c.rbuf.is_empty() && c.rbuf.capacity() > 0 {
                 c.rbuf = bytes::BytesMut::new();
                 c.read_size = super::conn::MIN_READ;

@@ -28,6 +28,7 @@ impl Core {
             info.client_id = c.cid;
             info.client_ip = Some(c.addr.ip().to_string());
             info.nonce = c.nonce.as_deref().map(str::to_string);
+            // (An INFO line is well under 1 KiB; the cap has megabytes of slack anyway.)
             if !self.reserve_out(slot, 1024) {
                 continue;
             }

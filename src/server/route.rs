@@ -176,7 +176,7 @@ impl Core {
             + headers.map_or(0, <[u8]>::len) + payload.len() + 40;
         if c.out.pending() + approx > cap {
             // Slow consumer: drop it rather than slow the publisher or anyone else.
-            // (Over `max_pending` but under the cap is judged after the write.)
+            // (Over `max_pending` but under the cap is judged after the write: output.rs.)
             self.close(slot, CloseReason::SlowConsumerPending);
             return;
         }

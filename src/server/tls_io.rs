@@ -35,10 +35,6 @@ impl Worker {
     pub(super) fn read_tls(&mut self, slot: u32) {
         let mut budget = READ_BUDGET;
         loop {
-            // (All plaintext rustls decrypted was copied out below, so none waits there.)
-            if self.pause_if_over_limit(slot) {
-                return;
-            }
             let Some(Some(Transport::Tls(t))) = self.sockets.get_mut(slot as usize) else { return };
             if self.core.conn(slot).is_none_or(|c| c.closing.is_some()) {
                 return;

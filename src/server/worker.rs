@@ -28,9 +28,6 @@ pub struct Worker {
     pub(super) sockets: Vec<Option<Transport>>,
     /// Connections that hit the read budget and may have more to read.
     pub(super) more_to_read: Vec<u32>,
-    /// Connections not read because their output is over `max_pending`; read (and
-    /// their unparsed input parsed) again once it drains.
-    pub(super) read_paused: Vec<u32>,
     inbox_scratch: Vec<Batch>,
     lame_duck: super::lame_duck::LameDuck,
 }
@@ -44,7 +41,6 @@ impl Worker {
             listener: Some(listener),
             sockets: Vec::new(),
             more_to_read: Vec::new(),
-            read_paused: Vec::new(),
             inbox_scratch: Vec::new(),
             lame_duck: Default::default(),
         })
@@ -74,7 +70,7 @@ impl Worker {
                 self.receive_batches();
             }
             for slot in std::mem::take(&mut self.more_to_read) {
-                self.resume_read(slot);
+                self.read_conn(slot, false);
             }
             for event in events.iter() {
                 match event.token() {
@@ -113,7 +109,6 @@ impl Worker {
         self.flush_all();
         self.close_pending();
         self.core.reap_subs();
-        self.unpause_reads();
         let stats = &self.core.shared.stats;
         self.core.cycle.publish(stats);
     }
@@ -166,9 +161,6 @@ impl Worker {
     fn read_conn(&mut self, slot: u32, eof: bool) {
         let mut budget = READ_BUDGET;
         loop {
-            if self.pause_if_over_limit(slot) {
-                return;
-            }
             let sock = match self.sockets.get_mut(slot as usize).and_then(Option::as_mut) {
                 Some(Transport::Plain(sock)) => sock,
                 Some(Transport::Tls(_)) => return self.read_tls(slot),
@@ -220,47 +212,6 @@ impl Worker {
         }
     }
 
-    /// Leaves a connection unread while its output is over `max_pending` (its socket
-    /// keeps what it sent; edge-triggered readiness is not lost because
-    /// `unpause_reads` reads it again). True if paused.
-    pub(super) fn pause_if_over_limit(&mut self, slot: u32) -> bool {
-        if !self.core.output_over_limit(slot) {
-            return false;
-        }
-        if !self.read_paused.contains(&slot) {
-            self.read_paused.push(slot);
-        }
-        true
-    }
-
-    /// Paused connections whose output drained get read at the start of the next cycle.
-    fn unpause_reads(&mut self) {
-        let core = &self.core;
-        let more = &mut self.more_to_read;
-        self.read_paused.retain(|&slot| match core.conn(slot) {
-            Some(c) if c.closing.is_none() => {
-                if core.output_over_limit(slot) {
-                    return true;
-                }
-                more.push(slot);
-                false
-            }
-            _ => false,
-        });
-    }
-
-    /// Reads a connection again (after the read budget or a pause): first whatever
-    /// input was left unparsed, then the socket.
-    fn resume_read(&mut self, slot: u32) {
-        if self.core.conn(slot).is_some_and(|c| c.closing.is_none() && !c.rbuf.is_empty()) {
-            if self.pause_if_over_limit(slot) {
-                return;
-            }
-            self.core.process_input_guarded(slot);
-        }
-        self.read_conn(slot, false);
-    }
-
     fn receive_batches(&mut self) {
         let me = self.core.id as usize;
         let shared = self.core.shared.clone();
@@ -309,8 +260,8 @@ impl Worker {
             }
             Err(_) => return self.core.close(slot, CloseReason::WriteError),
         }
-        let progressed = conn.out.pending() < before;
-        self.core.judge_output(slot, progressed);
+        // Slow consumers are judged by what stays pending after the write.
+        self.core.judge_output(slot);
     }
 
     fn close_pending(&mut self) {

@@ -1,0 +1,134 @@
+//! A connection with a huge number of subscriptions on one subject closes while
+//! bystanders keep talking to the server: their round trips stay far below 250 ms.
+//! Raw sockets, loopback, a few seconds per case. `measure_close_natrix_vs_nats_server`
+//! (ignored) prints the same figures for natrix and nats-server side by side.
+mod common;
+
+use common::load::{monitor_port, wait_varz, Bystander, RoundTrips};
+use common::raw::RawClient;
+use common::{Target, TestServer};
+use std::time::{Duration, Instant};
+
+const BYSTANDER_BOUND: Duration = Duration::from_millis(250);
+
+#[derive(Clone, Copy, Debug)]
+enum Heavy {
+    /// `n` plain subscriptions on `foo`.
+    Plain(usize),
+    /// `n` subscriptions on `foo`, each in its own queue group.
+    Groups(usize),
+}
+
+impl Heavy {
+    fn frames(self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            Heavy::Plain(n) => (0..n).for_each(|i| out.extend_from_slice(format!("SUB foo {i}\r\n").as_bytes())),
+            Heavy::Groups(n) => (0..n).for_each(|i| out.extend_from_slice(format!("SUB foo g{i} {i}\r\n").as_bytes())),
+        }
+        out
+    }
+
+    fn count(self) -> u64 {
+        match self {
+            Heavy::Plain(n) | Heavy::Groups(n) => n as u64,
+        }
+    }
+}
+
+struct Figures {
+    subscribed: Duration,
+    /// From the close until /varz shows the subscriptions gone.
+    gone: Duration,
+    /// PING/PONG from before the close until after the subscriptions are gone.
+    pinger: RoundTrips,
+    /// `PUB foo` + PING/PONG, from just after the close on (matches the dying subject).
+    publisher: RoundTrips,
+}
+
+/// Subscribes `heavy` on one connection, closes it, and measures two bystanders.
+fn close_heavy(s: &TestServer, heavy: Heavy) -> Figures {
+    let mon = monitor_port(s);
+    let mut conn = RawClient::quiet(s.port);
+    let begun = Instant::now();
+    conn.send(&heavy.frames());
+    conn.send(b"PING\r\n");
+    assert!(conn.read_until(b"PONG\r\n", Duration::from_secs(60)).is_some(), "subscribing took over 60 s");
+    let subscribed = begun.elapsed();
+    assert_eq!(wait_varz(mon, "subscriptions", Duration::from_secs(5), |v| v >= heavy.count()), Ok(heavy.count()));
+
+    let pinger = Bystander::start(s.port, b"", b"PING\r\n", Duration::from_millis(1));
+    std::thread::sleep(Duration::from_millis(200));
+    let closed_at = Instant::now();
+    drop(conn);
+    let publisher = Bystander::start(s.port, b"", b"PUB foo 0\r\n\r\nPING\r\n", Duration::from_millis(1));
+    let gone = wait_varz(mon, "subscriptions", Duration::from_secs(30), |v| v == 0);
+    let gone_after = closed_at.elapsed();
+    std::thread::sleep(Duration::from_millis(200));
+    let pinger = pinger.finish().expect("pinging bystander");
+    let publisher = publisher.finish().expect("publishing bystander");
+    assert_eq!(gone, Ok(0), "subscriptions still there 30 s after the close");
+    Figures { subscribed, gone: gone_after, pinger, publisher }
+}
+
+fn check(heavy: Heavy) {
+    // One worker: the bystanders share it with the closing connection (the worst case).
+    let s = TestServer::start_on(Target::Natrix, Some("workers: 1\n"), &["-m", "-1"]);
+    let f = close_heavy(&s, heavy);
+    println!(
+        "{heavy:?}: subscribed in {:?}, gone {:?} after the close; PING: {}; PUB foo: {}",
+        f.subscribed,
+        f.gone,
+        f.pinger.summary(),
+        f.publisher.summary()
+    );
+    assert!(f.pinger.count > 10 && f.publisher.count > 0, "too few round trips");
+    assert!(f.pinger.worst < BYSTANDER_BOUND, "PING bystander: {}", f.pinger.summary());
+    assert!(f.publisher.worst < BYSTANDER_BOUND, "PUB bystander: {}", f.publisher.summary());
+}
+
+#[test]
+fn closing_200k_subscriptions_on_one_subject_keeps_bystanders_fast() {
+    check(Heavy::Plain(200_000));
+}
+
+#[test]
+fn closing_100k_queue_groups_on_one_subject_keeps_bystanders_fast() {
+    check(Heavy::Groups(100_000));
+}
+
+/// Prints the bystanders' figures for natrix (one worker and the default) and
+/// nats-server, alternating, in one run:
+/// `cargo test --release --test close_load -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_close_natrix_vs_nats_server() {
+    if common::skip_without_nats_server() {
+        return;
+    }
+    let servers: [(&str, Target, Option<&str>); 3] = [
+        ("natrix workers=1", Target::Natrix, Some("workers: 1\n")),
+        ("natrix default", Target::Natrix, None),
+        ("nats-server 2.9.10", Target::NatsServer, None),
+    ];
+    println!("| case | server | round | subscribe | gone after close | PING worst | PING p99 | PUB foo worst | PUB foo p99 |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    let ms = common::load::ms;
+    for heavy in [Heavy::Plain(200_000), Heavy::Groups(100_000)] {
+        for round in 1..=3 {
+            for (name, t, conf) in servers {
+                let s = TestServer::start_on(t, conf, &["-m", "-1"]);
+                let f = close_heavy(&s, heavy);
+                println!(
+                    "| {heavy:?} | {name} | {round} | {:.0} ms | {:.0} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
+                    ms(f.subscribed),
+                    ms(f.gone),
+                    ms(f.pinger.worst),
+                    ms(f.pinger.percentile(0.99)),
+                    ms(f.publisher.worst),
+                    ms(f.publisher.percentile(0.99)),
+                );
+            }
+        }
+    }
+}
