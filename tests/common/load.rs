@@ -111,28 +111,38 @@ pub fn monitor_port(s: &TestServer) -> u16 {
     panic!("monitor did not start:\n{}", s.log());
 }
 
-/// `GET /varz` as JSON.
+/// `GET /varz` as JSON (panics if the server does not answer within 30 s).
 pub fn varz(monitor: u16) -> Value {
-    let mut sock = TcpStream::connect(("127.0.0.1", monitor)).expect("connect to monitor");
-    sock.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    write!(sock, "GET /varz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("send request");
-    let mut resp = Vec::new();
-    sock.read_to_end(&mut resp).expect("read response");
-    let text = String::from_utf8_lossy(&resp);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_else(|| panic!("no body: {text}"));
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("varz: {e}: {body}"))
+    try_varz(monitor).unwrap_or_else(|e| panic!("GET /varz: {e}"))
 }
 
-/// Polls `/varz` until `field` satisfies `ok` (bounded by `within`); its last value.
+/// `GET /varz` as JSON, or why not.
+pub fn try_varz(monitor: u16) -> Result<Value, String> {
+    let mut sock = TcpStream::connect(("127.0.0.1", monitor)).map_err(|e| format!("connect: {e}"))?;
+    // (nats-server's /varz waits for its sublist, which a big close can hold for long.)
+    sock.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+    write!(sock, "GET /varz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").map_err(|e| format!("send: {e}"))?;
+    let mut resp = Vec::new();
+    sock.read_to_end(&mut resp).map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8_lossy(&resp);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).ok_or_else(|| format!("no body: {text}"))?;
+    serde_json::from_str(body).map_err(|e| format!("{e}: {body}"))
+}
+
+/// Polls `/varz` until `field` satisfies `ok` (bounded by `within`); Ok(its value), or
+/// Err(the last value seen, u64::MAX if the server never answered).
 pub fn wait_varz(monitor: u16, field: &str, within: Duration, ok: impl Fn(u64) -> bool) -> Result<u64, u64> {
     let deadline = Instant::now() + within;
+    let mut last = u64::MAX;
     loop {
-        let v = varz(monitor)[field].as_u64().unwrap_or_else(|| panic!("varz has no {field}"));
-        if ok(v) {
-            return Ok(v);
+        if let Ok(v) = try_varz(monitor) {
+            last = v[field].as_u64().unwrap_or_else(|| panic!("varz has no {field}"));
+            if ok(last) {
+                return Ok(last);
+            }
         }
         if Instant::now() >= deadline {
-            return Err(v);
+            return Err(last);
         }
         std::thread::sleep(Duration::from_millis(10));
     }
