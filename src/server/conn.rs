@@ -223,6 +223,9 @@ pub struct Conn {
     pub active: bool,
     /// When output first failed to drain completely (for `write_deadline`).
     pub stalled_since: Option<Instant>,
+    /// Since when output has stayed over `max_pending` after the connection's writes
+    /// (see `output.rs`).
+    pub over_limit_since: Option<Instant>,
     /// Whether the connection is already on the worker's flush list.
     pub dirty: bool,
     /// Per-connection PRNG state for choosing queue group members.
@@ -265,6 +268,7 @@ impl Conn {
             next_ping,
             active: false,
             stalled_since: None,
+            over_limit_since: None,
             dirty: false,
             rng: cid.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             read_since_tick: false,

@@ -315,6 +315,9 @@ impl Core {
 
     /// Queues `-ERR '<text>'` to a connection.
     pub fn send_err(&mut self, slot: u32, text: &str) {
+        if !self.reserve_out(slot, text.len() + 9) {
+            return;
+        }
         if self.tracing {
             self.trace_out(slot, format_args!("-ERR '{text}'"));
         }
@@ -325,6 +328,9 @@ impl Core {
     }
 
     pub(super) fn send_raw(&mut self, slot: u32, bytes: &[u8]) {
+        if !self.reserve_out(slot, bytes.len()) {
+            return;
+        }
         if self.tracing {
             self.trace_out(slot, format_args!("{}", String::from_utf8_lossy(bytes).trim_end()));
         }
@@ -475,6 +481,11 @@ impl Core {
                     continue;
                 }
             }
+            if self.over_limit_too_long(slot) {
+                self.close(slot, CloseReason::SlowConsumerPending);
+                continue;
+            }
+            let Some(c) = self.conns[slot as usize].as_mut() else { continue };
             if !c.read_since_tick && c.rbuf.is_empty() && c.rbuf.capacity() > 0 {
                 c.rbuf = bytes::BytesMut::new();
                 c.read_size = super::conn::MIN_READ;
@@ -494,9 +505,11 @@ impl Core {
             if c.pings_out + 1 > ping_max {
                 self.send_err(slot, "Stale Connection");
                 self.close(slot, CloseReason::StaleConnection);
-            } else {
-                c.pings_out += 1;
-                c.out.buf.extend_from_slice(proto::PING);
+            } else if self.reserve_out(slot, proto::PING.len()) {
+                if let Some(c) = self.conn_mut(slot) {
+                    c.pings_out += 1;
+                    c.out.buf.extend_from_slice(proto::PING);
+                }
                 self.mark_dirty(slot);
             }
         }

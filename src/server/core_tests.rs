@@ -135,10 +135,16 @@ fn slow_consumer_is_cut_off_publisher_unaffected() {
     rig.send(fine.0, fine.1, b"SUB s 1\r\n");
     let publ = rig.client(0, quiet());
     let payload = "y".repeat(512);
-    for _ in 0..20 {
+    let start = rig.cores[0].now;
+    for i in 0..20 {
         rig.send(publ.0, publ.1, format!("PUB s {}\r\n{payload}\r\n", payload.len()).as_bytes());
-        // `fine` reads everything; `slow` never does.
+        // `fine` reads everything; `slow` never does. Both were written to (judged).
         rig.out(fine);
+        for core in rig.cores.iter_mut() {
+            core.now = start + Duration::from_millis(100 * i);
+        }
+        rig.cores[0].judge_output(fine.1);
+        rig.cores[1].judge_output(slow.1);
     }
     let slow_conn = rig.cores[1].conn(slow.1).expect("conn");
     assert_eq!(slow_conn.closing, Some(CloseReason::SlowConsumerPending));
@@ -200,4 +206,104 @@ fn messages_in_flight_after_unsub_are_dropped() {
     rig.cores[1].process_input(sub.1);
     rig.carry();
     assert_eq!(rig.out(sub), "");
+}
+
+/// Queues `frames` to `c` in 64 KiB reads, never draining its output, until it is
+/// closed (or 16 MiB went in). Returns the most output it ever had pending.
+fn flood(rig: &mut Rig, c: (usize, u32), frames: &[u8]) -> usize {
+    let mut chunk = Vec::new();
+    while chunk.len() < 64 * 1024 {
+        chunk.extend_from_slice(frames);
+    }
+    let mut most = 0;
+    for _ in 0..(16 << 20) / chunk.len() {
+        rig.send(c.0, c.1, &chunk);
+        let conn = rig.cores[c.0].conn(c.1).expect("conn");
+        most = most.max(conn.out.pending());
+        if conn.closing.is_some() {
+            break;
+        }
+    }
+    most
+}
+
+#[test]
+fn own_output_counts_against_max_pending() {
+    // PONGs, +OKs and no-responders 503s for a client that never reads: each closes it as
+    // a slow consumer by the cap, as deliveries do, instead of queueing without bound.
+    let opts = Options { max_pending: 64 * 1024, max_payload: 1024, ..Options::default() };
+    let cap = 64 * 1024 + super::output::BURST_ALLOWANCE;
+    let cases: [(&str, &[u8]); 3] = [
+        (quiet(), b"PING\r\n"),
+        (r#"{"verbose":true,"pedantic":false}"#, b"PUB nobody 0\r\n\r\n"),
+        (quiet(), b"PUB nobody _INBOX.1 0\r\n\r\n"),
+    ];
+    for (connect, frames) in cases {
+        let mut rig = Rig::new(opts.clone());
+        let c = rig.client(0, connect);
+        rig.send(c.0, c.1, b"SUB _INBOX.> 1\r\n");
+        rig.out(c);
+        let most = flood(&mut rig, c, frames);
+        let conn = rig.cores[0].conn(c.1).expect("conn");
+        let what = String::from_utf8_lossy(frames);
+        assert_eq!(conn.closing, Some(CloseReason::SlowConsumerPending), "{what}");
+        assert!(most <= cap, "{what}: {most} bytes pending, cap {cap}");
+        assert!(most > 64 * 1024, "{what}: closed before passing max_pending ({most})");
+    }
+}
+
+#[test]
+fn burst_over_max_pending_is_judged_after_the_write() {
+    let opts = Options { max_pending: 64 * 1024, max_payload: 1024, ..Options::default() };
+    let grace = super::output::SLOW_CONSUMER_GRACE;
+    let mut rig = Rig::new(opts);
+    let sub = rig.client(0, quiet());
+    rig.send(sub.0, sub.1, b"SUB s 1\r\n");
+    let publ = rig.client(0, quiet());
+    // A 1 MiB burst in one cycle: 16 times max_pending, well under the cap.
+    let burst = b"PUB s 100\r\n".iter().chain(&[b'x'; 100]).chain(b"\r\n").copied().collect::<Vec<u8>>();
+    let burst = burst.repeat((1 << 20) / burst.len());
+    rig.send(publ.0, publ.1, &burst);
+    let core = &mut rig.cores[0];
+    assert!(core.conn(sub.1).expect("conn").out.pending() > 1 << 20);
+    assert!(core.conn(sub.1).expect("conn").closing.is_none(), "cut off before its write");
+    // A reader at full speed took it all: nothing is held against it.
+    rig.out(sub);
+    let core = &mut rig.cores[0];
+    core.judge_output(sub.1);
+    assert!(core.conn(sub.1).expect("conn").over_limit_since.is_none());
+
+    // The same burst to a reader that takes only part of it: over the limit after the
+    // write, still draining, it gets the grace and then is cut off.
+    rig.send(publ.0, publ.1, &burst);
+    let core = &mut rig.cores[0];
+    let start = core.now;
+    core.conn_mut(sub.1).expect("conn").out.consume(512 * 1024);
+    core.judge_output(sub.1);
+    core.now = start + grace - Duration::from_millis(1);
+    core.conn_mut(sub.1).expect("conn").out.consume(256 * 1024);
+    core.judge_output(sub.1);
+    core.tick();
+    assert!(core.conn(sub.1).expect("conn").closing.is_none(), "cut off within the grace");
+    core.now = start + grace;
+    core.tick();
+    assert_eq!(core.conn(sub.1).expect("conn").closing, Some(CloseReason::SlowConsumerPending));
+    assert!(core.conn(publ.1).expect("conn").closing.is_none());
+}
+
+#[test]
+fn burst_past_the_cap_cuts_off_at_once() {
+    let opts = Options { max_pending: 64 * 1024, max_payload: 1024, ..Options::default() };
+    let cap = 64 * 1024 + super::output::BURST_ALLOWANCE;
+    let mut rig = Rig::new(opts);
+    let sub = rig.client(1, quiet());
+    rig.send(sub.0, sub.1, b"SUB s 1\r\n");
+    let publ = rig.client(0, quiet());
+    let frame = b"PUB s 1000\r\n".iter().chain(&[b'x'; 1000]).chain(b"\r\n").copied().collect::<Vec<u8>>();
+    let most = flood(&mut rig, publ, &frame);
+    assert_eq!(most, 0, "the publisher's own output");
+    let conn = rig.cores[1].conn(sub.1).expect("conn");
+    assert_eq!(conn.closing, Some(CloseReason::SlowConsumerPending));
+    assert!(conn.out.pending() <= cap && conn.out.pending() > cap - 2048, "{}", conn.out.pending());
+    assert!(rig.cores[0].conn(publ.1).expect("conn").closing.is_none());
 }

@@ -28,7 +28,13 @@ impl Core {
             info.client_id = c.cid;
             info.client_ip = Some(c.addr.ip().to_string());
             info.nonce = c.nonce.as_deref().map(str::to_string);
-            crate::proto::write_info(&mut c.out.buf, &info);
+            // (An INFO line is well under 1 KiB; the cap has megabytes of slack anyway.)
+            if !self.reserve_out(slot, 1024) {
+                continue;
+            }
+            if let Some(c) = self.conns[slot as usize].as_mut() {
+                crate::proto::write_info(&mut c.out.buf, &info);
+            }
             self.mark_dirty(slot);
         }
     }

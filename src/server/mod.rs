@@ -15,6 +15,7 @@ mod jwt_conn;
 mod lame_duck;
 pub mod listener;
 pub mod reload;
+mod output;
 mod reply_rng;
 mod route;
 #[cfg(test)]

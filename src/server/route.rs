@@ -187,7 +187,7 @@ impl Core {
         payload: &[u8],
         from_self: bool,
     ) {
-        let max_pending = self.opts.max_pending as usize;
+        let cap = self.out_cap();
         let slot = sub.owner.slot;
         self.note_delivery(slot, sub.owner.cid, reply, from_self);
         let Some(c) = self.conn_mut(slot) else { return };
@@ -197,8 +197,9 @@ impl Core {
         let headers = if c.flags.headers { headers } else { None };
         let approx = subject.len() + sub.sid.len() + reply.map_or(0, <[u8]>::len)
             + headers.map_or(0, <[u8]>::len) + payload.len() + 40;
-        if c.out.pending() + approx > max_pending {
+        if c.out.pending() + approx > cap {
             // Slow consumer: drop it rather than slow the publisher or anyone else.
+            // (Over `max_pending` but under the cap is judged after the write: output.rs.)
             self.close(slot, CloseReason::SlowConsumerPending);
             return;
         }
@@ -231,6 +232,10 @@ impl Core {
             return;
         };
         let sid = sub.sid.clone();
+        let size = reply.len() + sid.len() + NO_RESPONDERS_HDR.len() + 40;
+        if !self.reserve_out(slot, size) {
+            return;
+        }
         if let Some(c) = self.conn_mut(slot) {
             proto::write_msg(&mut c.out.buf, reply, &sid, None, Some(NO_RESPONDERS_HDR), b"");
         }

@@ -258,8 +258,10 @@ impl Worker {
             Ok(false) => {
                 conn.stalled_since.get_or_insert(now);
             }
-            Err(_) => self.core.close(slot, CloseReason::WriteError),
+            Err(_) => return self.core.close(slot, CloseReason::WriteError),
         }
+        // Slow consumers are judged by what stays pending after the write.
+        self.core.judge_output(slot);
     }
 
     fn close_pending(&mut self) {

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod diff;
+pub mod load;
 pub mod raw;
 
 use std::collections::hash_map::RandomState;
