@@ -32,19 +32,19 @@ fn no_auth_user_scripts() -> Vec<Script> {
     let mut v: Vec<Script> = cases
         .iter()
         .map(|(name, json)| {
-            // The bound user is visible through its permissions-free account: a PUB it
-            // receives back proves the connection was admitted.
+            // A PUB received back proves the connection was admitted. One write, then
+            // what arrives: a refused client gets -ERR and the close, whatever the timing.
             Script::new(&format!("no_auth_user: {name}"))
                 .conf(NO_AUTH)
-                .send(0, &connect(json))
-                .send(0, "SUB x 1\r\nPUB x 2\r\nhi\r\n")
-                .sync(0)
+                .send(0, &format!("{}SUB x 1\r\nPUB x 2\r\nhi\r\nPING\r\n", connect(json)))
+                .quiet(0, 500)
         })
         .collect();
     let nkeys = "authorization { users: [ {user: a, password: pa}, \
         {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4} ] }\nno_auth_user: a\n";
-    v.push(Script::new("no_auth_user: empty nkey with nkeys").conf(nkeys).send(0, &connect(r#"{"verbose":true,"nkey":""}"#)).sync(0));
-    v.push(Script::new("no_auth_user: unknown nkey with nkeys").conf(nkeys).send(0, &connect(r#"{"verbose":true,"nkey":"UABC"}"#)).sync(0));
+    for (name, json) in [("empty nkey with nkeys", r#"{"verbose":true,"nkey":""}"#), ("unknown nkey with nkeys", r#"{"verbose":true,"nkey":"UABC"}"#)] {
+        v.push(Script::new(&format!("no_auth_user: {name}")).conf(nkeys).send(0, &format!("{}PING\r\n", connect(json))).quiet(0, 500));
+    }
     v
 }
 
@@ -238,6 +238,7 @@ fn allow_responses_zero_values_mean_the_defaults_as_nats_server() {
     same_verdict(&wrap("{expires: 0}"), Some("error parsing expires, not a duration string"));
     same_verdict(&wrap("{expires: 5}"), Some("error parsing expires, not a duration string"));
     same_verdict(&wrap("{expires: \"abc\"}"), Some("error parsing expires: time: invalid duration \"abc\""));
+    same_verdict(&wrap("{expires: \"-abc\"}"), Some("error parsing expires: time: invalid duration \"-abc\""));
     for ok in ["{expires: \"0s\"}", "{max: 0}", "{max: -1}", "{expires: \"-1s\"}", "{max: 3, expires: \"1m\"}"] {
         same_verdict(&wrap(ok), None);
     }

@@ -258,7 +258,8 @@ async fn handshake_first_fallback_delay_serves_both_kinds_of_client() {
         let (waited, line) = first_line_after_silence(s.port);
         assert!(line.starts_with("INFO ") && line.contains("\"tls_required\":true"), "{value}: {line}");
         assert!(waited >= delay.mul_f32(0.8), "{value}: INFO after {waited:?}, before the delay {delay:?}");
-        assert!(waited < delay + Duration::from_millis(250), "{value}: INFO only after {waited:?}");
+        // Far below the 2 s handshake timeout that would close a client left waiting.
+        assert!(waited < delay + Duration::from_secs(1), "{value}: INFO only after {waited:?}");
     }
 }
 

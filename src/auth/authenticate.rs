@@ -204,8 +204,9 @@ impl Authenticator {
             return Ok(identity(n, user));
         }
         if let Some(token) = &self.cfg.token {
+            // As nats-server's `comparePasswords`: a bcrypt hash, else plain text.
             return match co.auth_token.as_deref() {
-                Some(t) if secret_ok(token, t) => {
+                Some(t) if password_ok(Some(token), Some(t)) => {
                     Ok(Identity { user: None, account: global(), permissions: self.default_permissions.clone(), jwt: None })
                 }
                 _ => Err(AuthError::BadToken),
@@ -251,17 +252,8 @@ fn password_ok(stored: Option<&Secret>, given: Option<&str>) -> bool {
     let given = given.unwrap_or("");
     match stored {
         None => given.is_empty(),
-        Some(s) => secret_ok(s, given),
-    }
-}
-
-/// A configured password or token against the client's: bcrypt for a hash, else a
-/// constant-time comparison (as nats-server's `comparePasswords`).
-fn secret_ok(stored: &Secret, given: &str) -> bool {
-    if is_bcrypt(&stored.0) {
-        bcrypt::verify(given, &stored.0).unwrap_or(false)
-    } else {
-        secret_eq(stored, given)
+        Some(s) if is_bcrypt(&s.0) => bcrypt::verify(given, &s.0).unwrap_or(false),
+        Some(s) => secret_eq(s, given),
     }
 }
 

@@ -412,16 +412,16 @@ fn parse_responses(v: &Node) -> Result<Option<ResponsePermission>> {
                         let Value::String(s) = &x.value else {
                             return Err(err(x, "error parsing expires, not a duration string"));
                         };
-                        let parse = |d: &str| {
-                            crate::config::parse_duration(d).map_err(|e| err(x, format!("error parsing expires: {e}")))
+                        use crate::config::parse_duration;
+                        // `parse_duration` refuses negative durations; here they mean "never".
+                        let parsed = match s.strip_prefix('-') {
+                            Some(abs) => parse_duration(abs).map(|d| if d.is_zero() { d } else { RESPONSES_NEVER_EXPIRE }),
+                            None => parse_duration(s),
                         };
-                        r.expires = match s.strip_prefix('-') {
-                            Some(d) if !parse(d)?.is_zero() => RESPONSES_NEVER_EXPIRE,
-                            _ => match parse(s)? {
-                                d if d.is_zero() => DEFAULT_RESPONSE_PERMISSION.expires,
-                                d => d,
-                            },
-                        };
+                        // The error names the whole value, as Go's `time.ParseDuration`.
+                        let d = parsed.map_err(|e| parse_duration(s).err().unwrap_or(e))
+                            .map_err(|e| err(x, format!("error parsing expires: {e}")))?;
+                        r.expires = if d.is_zero() { DEFAULT_RESPONSE_PERMISSION.expires } else { d };
                     }
                     other => return Err(err(x, format!("unknown field \"{other}\" in allow_responses"))),
                 }

@@ -119,6 +119,8 @@ fn allow_responses_zero_means_default_and_expires_needs_a_duration() {
         assert!(e.contains("t.conf:2:") && e.contains("error parsing expires, not a duration string"), "{bad}: {e}");
     }
     assert!(responses("{expires: \"abc\"}").unwrap_err().contains("error parsing expires: time: invalid duration \"abc\""));
+    assert!(responses("{expires: \"-abc\"}").unwrap_err().contains("time: invalid duration \"-abc\""), "the whole value is named");
+    assert_eq!(responses("{expires: \"-0s\"}").expect("valid").expires, Duration::from_secs(120));
 }
 
 #[test]

@@ -5,6 +5,7 @@ use super::transport::{TlsStream, Transport, TLS_HANDSHAKE_RECORD};
 use super::worker::{Worker, READ_BUDGET};
 use mio::net::TcpStream;
 use std::io::{self, Read};
+use std::time::Instant;
 
 impl Worker {
     /// Wraps a newly accepted socket for `slot`. Without `handshake_first`, what the
@@ -25,9 +26,8 @@ impl Worker {
         } else if !fallback.is_zero() {
             // nats-server 2.10: a client that sends nothing within the delay gets INFO
             // in plain text and the usual INFO-then-upgrade flow.
-            t.awaiting_first_bytes = true;
             let cid = self.core.conn(slot).map_or(0, |c| c.cid);
-            self.tls_fallbacks.push((self.core.now + fallback, slot, cid));
+            self.tls_fallbacks.push_back((self.core.now + fallback, slot, cid));
         }
         Some(Transport::Tls(Box::new(t)))
     }
@@ -41,39 +41,35 @@ impl Worker {
     }
 
     /// When the next `handshake_first` fallback delay ends, if one is pending.
-    pub(super) fn next_tls_fallback(&self) -> Option<std::time::Instant> {
-        self.tls_fallbacks.iter().map(|&(at, _, _)| at).min()
+    pub(super) fn next_tls_fallback(&self) -> Option<Instant> {
+        self.tls_fallbacks.front().map(|&(at, _, _)| at)
     }
 
     /// Connections whose fallback delay passed without a byte from the client: INFO
     /// goes out in plain text now, and the TLS handshake deadline restarts (nats-server
-    /// starts its handshake timer after the fallback).
+    /// starts its handshake timer after the fallback). Every connection waits the same
+    /// delay, so the queue is in deadline order (after a reload that shortens the delay,
+    /// newer connections wait at most the old delay).
     pub(super) fn expire_tls_fallbacks(&mut self) {
         let now = self.core.now;
-        if self.tls_fallbacks.iter().all(|&(at, _, _)| at > now) {
-            return;
-        }
-        let mut due = std::mem::take(&mut self.tls_fallbacks);
-        due.retain(|&(at, slot, cid)| {
+        while let Some(&(at, slot, cid)) = self.tls_fallbacks.front() {
             if at > now {
-                return true;
+                return;
             }
+            self.tls_fallbacks.pop_front();
             if self.core.conn(slot).is_some_and(|c| c.cid == cid && c.closing.is_none()) {
                 self.fall_back_to_info(slot);
             }
-            false
-        });
-        due.append(&mut self.tls_fallbacks);
-        self.tls_fallbacks = due;
+        }
     }
 
     fn fall_back_to_info(&mut self, slot: u32) {
         let Some(Some(Transport::Tls(mut t))) = self.sockets.get_mut(slot as usize).map(Option::take) else { return };
         let mut first = [0u8; 1];
-        // Bytes that arrived after this cycle's poll still count as "TLS first".
+        // Bytes that arrived after this cycle's poll still count as "TLS first"; the
+        // next read checks them.
         let data_waiting = matches!(t.sock.peek(&mut first), Ok(n) if n > 0);
-        if t.awaiting_first_bytes && !data_waiting {
-            t.awaiting_first_bytes = false;
+        if !t.first_byte_checked && !data_waiting {
             self.info_in_plain_text(slot, &mut t);
             let (now, timeout) = (self.core.now, t.cfg.opts.timeout);
             if let Some(c) = self.core.conn_mut(slot) {
@@ -104,10 +100,7 @@ impl Worker {
                     Ok(_) if first[0] != TLS_HANDSHAKE_RECORD => {
                         return self.core.close(slot, CloseReason::TlsHandshakeFailure);
                     }
-                    Ok(_) => {
-                        t.first_byte_checked = true;
-                        t.awaiting_first_bytes = false;
-                    }
+                    Ok(_) => t.first_byte_checked = true,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => return self.core.close(slot, CloseReason::ReadError),

@@ -24,9 +24,6 @@ pub struct TlsStream {
     pub first_byte_checked: bool,
     /// The handshake finished and the client certificate (if any) was handed to the core.
     pub established: bool,
-    /// `handshake_first` with a fallback delay: nothing has been received yet, so the
-    /// INFO line is still held back (sent in plain text if the delay passes first).
-    pub awaiting_first_bytes: bool,
 }
 
 /// TLS record type of a handshake message: every TLS connection starts with it.
@@ -84,7 +81,6 @@ impl TlsStream {
             prefix_written: 0,
             first_byte_checked: false,
             established: false,
-            awaiting_first_bytes: false,
         }
     }
 

@@ -31,7 +31,7 @@ pub struct Worker {
     inbox_scratch: Vec<Batch>,
     lame_duck: super::lame_duck::LameDuck,
     /// `handshake_first` fallback delays still running: (deadline, slot, cid).
-    pub(super) tls_fallbacks: Vec<(Instant, u32, u64)>,
+    pub(super) tls_fallbacks: std::collections::VecDeque<(Instant, u32, u64)>,
 }
 
 impl Worker {
@@ -45,7 +45,7 @@ impl Worker {
             more_to_read: Vec::new(),
             inbox_scratch: Vec::new(),
             lame_duck: Default::default(),
-            tls_fallbacks: Vec::new(),
+            tls_fallbacks: Default::default(),
         })
     }
 
