@@ -263,6 +263,28 @@ async fn handshake_first_fallback_delay_serves_both_kinds_of_client() {
     }
 }
 
+/// After a fallback INFO the TLS handshake timeout starts again, as in nats-server 2.10
+/// (its handshake timer starts after the fallback): a client that stays silent is closed
+/// one `timeout` after the INFO, not one `timeout` after it connected.
+#[test]
+fn handshake_first_fallback_restarts_the_handshake_timeout() {
+    if common::target() == Target::NatsServer {
+        println!("SKIPPED: nats-server 2.9.10 has no handshake_first");
+        return;
+    }
+    let pki = Pki::new();
+    let s = TestServer::start_on(Target::Natrix, Some(&pki.tls_block("handshake_first: \"300ms\"\n  timeout: 0.5")), &[]);
+    let start = Instant::now();
+    let mut raw = RawClient::connect_no_info(s.port);
+    let line = raw.read_line(Duration::from_secs(3)).expect("INFO after the fallback delay");
+    assert!(line.starts_with(b"INFO "), "{}", String::from_utf8_lossy(&line));
+    let (rest, closed) = raw.read_until_closed(Duration::from_secs(3));
+    let at = start.elapsed();
+    assert!(closed && rest.is_empty(), "closed without a word: {closed} {}", String::from_utf8_lossy(&rest));
+    // 300 ms + 500 ms; without the restart the close would come at 500 ms.
+    assert!(at >= Duration::from_millis(750), "closed {at:?} after connecting");
+}
+
 /// Plain-text clients, INFO fields and the handshake timeout, on both servers.
 fn plain_behaviour(t: Target, pki: &Pki) -> (String, String, bool, Duration) {
     let conf = pki.tls_block("verify: true\n  timeout: 0.5");
