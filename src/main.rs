@@ -68,10 +68,11 @@ fn finish_lame_duck(shared: &natrix::server::shared::Shared) {
 }
 
 /// Logs where a monitor listens, or why it could not start (`Err(())` then).
-fn logged_listener<M>(kind: &str, started: std::io::Result<M>, addr: impl Fn(&M) -> std::net::SocketAddr) -> Result<M, ()> {
+fn logged_listener<M>(kind: &str, host: &str, started: std::io::Result<M>, addr: impl Fn(&M) -> std::net::SocketAddr) -> Result<M, ()> {
     match started {
         Ok(m) => {
-            info!("Starting {kind} monitor on {}", addr(&m));
+            // As nats-server: the configured host (not the `[::]` a default host binds).
+            info!("Starting {kind} monitor on {}", server::listener::join_host_port(host, addr(&m).port()));
             Ok(m)
         }
         Err(e) => {
@@ -134,16 +135,19 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
     let host = opts_http_host.unwrap_or_else(|| handle.shared.opts.host.clone());
     let shared = &handle.shared;
     let monitor = (opts_http_port != 0)
-        .then(|| logged_listener("http", natrix::monitor::start(shared.clone(), &host, opts_http_port), |m| m.addr))
+        .then(|| logged_listener("http", &host, natrix::monitor::start(shared.clone(), &host, opts_http_port), |m| m.addr))
         .transpose();
     let https_monitor = (opts_https_port != 0)
-        .then(|| logged_listener("https", natrix::monitor::https::start(shared.clone(), &host, opts_https_port), |m| m.addr))
+        .then(|| logged_listener("https", &host, natrix::monitor::https::start(shared.clone(), &host, opts_https_port), |m| m.addr))
         .transpose();
     let (Ok(monitor), Ok(https_monitor)) = (monitor, https_monitor) else {
         handle.shutdown();
         return ExitCode::from(1);
     };
-    info!("Listening for client connections on {}", handle.addr);
+    info!(
+        "Listening for client connections on {}",
+        server::listener::join_host_port(&handle.shared.info_host, handle.addr.port())
+    );
     if handle.shared.tls().is_some() {
         info!("TLS required for client connections");
     }

@@ -224,6 +224,67 @@ async fn handshake_first_with_async_nats() {
     assert_eq!(raw.read_line(Duration::from_millis(300)), None);
 }
 
+/// Time until a raw client that sends nothing gets its first line, and that line.
+fn first_line_after_silence(port: u16) -> (Duration, String) {
+    let mut raw = RawClient::connect_no_info(port);
+    let start = Instant::now();
+    let line = raw.read_line(Duration::from_secs(3)).expect("INFO after the fallback delay");
+    (start.elapsed(), String::from_utf8_lossy(&line).into_owned())
+}
+
+/// `handshake_first` with a fallback delay (nats-server 2.10's `"300ms"` and `"auto"` =
+/// 50 ms): a TLS-first client gets the handshake at once; a client that waits for INFO
+/// gets it in plain text once the delay has passed and upgrades as usual. (nats-server
+/// 2.9.10, the installed reference, has no `handshake_first`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_first_fallback_delay_serves_both_kinds_of_client() {
+    if common::target() == Target::NatsServer {
+        println!("SKIPPED: nats-server 2.9.10 has no handshake_first");
+        return;
+    }
+    let pki = Pki::new();
+    for (value, delay) in [("\"300ms\"", Duration::from_millis(300)), ("auto", Duration::from_millis(50))] {
+        let s = TestServer::start_on(Target::Natrix, Some(&pki.tls_block(&format!("handshake_first: {value}"))), &[]);
+        let first = async_nats::ConnectOptions::new()
+            .add_root_certificates(pki.ca.pem.cert.clone())
+            .tls_first()
+            .connection_timeout(Duration::from_secs(3))
+            .connect(format!("tls://localhost:{}", s.port))
+            .await
+            .unwrap_or_else(|e| panic!("{value}: TLS-first client: {e}"));
+        roundtrip(&first, "first.x").await;
+        let upgrade = tls_client(&s, &pki, None).await.unwrap_or_else(|e| panic!("{value}: INFO-then-upgrade client: {e}"));
+        roundtrip(&upgrade, "upgrade.x").await;
+        let (waited, line) = first_line_after_silence(s.port);
+        assert!(line.starts_with("INFO ") && line.contains("\"tls_required\":true"), "{value}: {line}");
+        assert!(waited >= delay.mul_f32(0.8), "{value}: INFO after {waited:?}, before the delay {delay:?}");
+        // Far below the 2 s handshake timeout that would close a client left waiting.
+        assert!(waited < delay + Duration::from_secs(1), "{value}: INFO only after {waited:?}");
+    }
+}
+
+/// After a fallback INFO the TLS handshake timeout starts again, as in nats-server 2.10
+/// (its handshake timer starts after the fallback): a client that stays silent is closed
+/// one `timeout` after the INFO, not one `timeout` after it connected.
+#[test]
+fn handshake_first_fallback_restarts_the_handshake_timeout() {
+    if common::target() == Target::NatsServer {
+        println!("SKIPPED: nats-server 2.9.10 has no handshake_first");
+        return;
+    }
+    let pki = Pki::new();
+    let s = TestServer::start_on(Target::Natrix, Some(&pki.tls_block("handshake_first: \"300ms\"\n  timeout: 0.5")), &[]);
+    let start = Instant::now();
+    let mut raw = RawClient::connect_no_info(s.port);
+    let line = raw.read_line(Duration::from_secs(3)).expect("INFO after the fallback delay");
+    assert!(line.starts_with(b"INFO "), "{}", String::from_utf8_lossy(&line));
+    let (rest, closed) = raw.read_until_closed(Duration::from_secs(3));
+    let at = start.elapsed();
+    assert!(closed && rest.is_empty(), "closed without a word: {closed} {}", String::from_utf8_lossy(&rest));
+    // 300 ms + 500 ms; without the restart the close would come at 500 ms.
+    assert!(at >= Duration::from_millis(750), "closed {at:?} after connecting");
+}
+
 /// Plain-text clients, INFO fields and the handshake timeout, on both servers.
 fn plain_behaviour(t: Target, pki: &Pki) -> (String, String, bool, Duration) {
     let conf = pki.tls_block("verify: true\n  timeout: 0.5");

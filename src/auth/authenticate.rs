@@ -167,7 +167,7 @@ impl Authenticator {
             return Ok(Identity { user: None, account: global(), permissions: None, jwt: None });
         }
         if !self.by_nkey.is_empty() {
-            if let Some(key) = co.nkey.as_deref() {
+            if let Some(key) = given(&co.nkey) {
                 let user = self.by_nkey.get(key).ok_or_else(|| AuthError::UnknownUser(key.to_string()))?;
                 verify_nkey(key, co.sig.as_deref(), nonce)?;
                 return Ok(identity(key, user));
@@ -186,9 +186,10 @@ impl Authenticator {
             return Ok(identity(&n, user));
         }
         if !self.by_name.is_empty() || !self.by_nkey.is_empty() {
-            let mut name = co.user.as_deref();
-            let mut pass = co.pass.as_deref();
-            let no_creds = name.is_none() && pass.is_none() && co.auth_token.is_none() && co.nkey.is_none();
+            let mut name = given(&co.user);
+            let mut pass = given(&co.pass);
+            // An nkey only counts where nkeys are configured (else nats-server ignores it).
+            let no_creds = name.is_none() && pass.is_none() && given(&co.auth_token).is_none();
             if no_creds {
                 if let Some(n) = self.cfg.no_auth_user.as_deref() {
                     let user = self.by_name.get(n).ok_or_else(|| AuthError::UnknownUser(n.to_string()))?;
@@ -203,8 +204,9 @@ impl Authenticator {
             return Ok(identity(n, user));
         }
         if let Some(token) = &self.cfg.token {
+            // As nats-server's `comparePasswords`: a bcrypt hash, else plain text.
             return match co.auth_token.as_deref() {
-                Some(t) if secret_eq(token, t) => {
+                Some(t) if password_ok(Some(token), Some(t)) => {
                     Ok(Identity { user: None, account: global(), permissions: self.default_permissions.clone(), jwt: None })
                 }
                 _ => Err(AuthError::BadToken),
@@ -224,6 +226,11 @@ impl Authenticator {
         }
         Err(AuthError::NoCredentials)
     }
+}
+
+/// nats-server tests credentials with `!= ""`: an empty field is an absent one.
+fn given(f: &Option<String>) -> Option<&str> {
+    f.as_deref().filter(|s| !s.is_empty())
 }
 
 fn global() -> String {
@@ -352,6 +359,36 @@ mod tests {
         assert!(a.authenticate(&co(&format!(r#"{{"user":"b","pass":"{hash}"}}"#)), None).is_err(), "the hash itself");
         assert_eq!(a.authenticate(&co("{}"), None).expect("no_auth_user").user.as_deref(), Some("a"));
         assert!(a.authenticate(&co(r#"{"user":"a","pass":"bad"}"#), None).is_err());
+    }
+
+    #[test]
+    fn bcrypt_token() {
+        let hash = bcrypt::hash("s3cr3t", 4).expect("hash");
+        let a = Authenticator::new(&AuthConfig { token: Some(Secret(hash.clone())), ..Default::default() });
+        assert!(a.authenticate(&co(r#"{"auth_token":"s3cr3t"}"#), None).is_ok());
+        assert_eq!(a.authenticate(&co(r#"{"auth_token":"nope"}"#), None).unwrap_err(), AuthError::BadToken);
+        let sent_hash = format!(r#"{{"auth_token":"{hash}"}}"#);
+        assert_eq!(a.authenticate(&co(&sent_hash), None).unwrap_err(), AuthError::BadToken, "the hash itself");
+    }
+
+    #[test]
+    fn empty_credentials_bind_no_auth_user() {
+        let nk = nkeys::KeyPair::new_user();
+        let cfg = AuthConfig { users: vec![user("a", "pa"), user("b", "pb")], no_auth_user: Some("a".into()), ..Default::default() };
+        let a = Authenticator::new(&cfg);
+        for json in [r#"{"user":""}"#, r#"{"user":"","pass":""}"#, r#"{"auth_token":"","nkey":""}"#, r#"{"nkey":"UABC"}"#] {
+            assert_eq!(a.authenticate(&co(json), None).expect(json).user.as_deref(), Some("a"), "{json}");
+        }
+        // A password or a token without a user is not "no credentials".
+        for json in [r#"{"user":"","pass":"pa"}"#, r#"{"pass":"x"}"#, r#"{"auth_token":"x"}"#] {
+            assert!(a.authenticate(&co(json), None).is_err(), "{json}");
+        }
+        // With nkeys configured an nkey is a credential; an empty one is not.
+        let mut users = cfg.users.clone();
+        users.push(UserConfig { nkey: Some(nk.public_key()), ..Default::default() });
+        let a = Authenticator::new(&AuthConfig { users, ..cfg });
+        assert_eq!(a.authenticate(&co(r#"{"nkey":""}"#), None).expect("empty nkey").user.as_deref(), Some("a"));
+        assert!(a.authenticate(&co(r#"{"nkey":"UABC"}"#), None).is_err());
     }
 
     #[test]

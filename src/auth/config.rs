@@ -28,6 +28,11 @@ pub struct ResponsePermission {
     pub expires: Duration,
 }
 
+/// `allow_responses` with a negative `max` (config) or `max` (JWT): no count limit.
+pub const UNLIMITED_RESPONSES: u32 = u32::MAX;
+/// `allow_responses` with a negative `expires` (config) or `ttl` (JWT): no time limit.
+pub const RESPONSES_NEVER_EXPIRE: Duration = Duration::from_secs(u32::MAX as u64);
+
 /// nats-server's defaults for `allow_responses: true`.
 pub const DEFAULT_RESPONSE_PERMISSION: ResponsePermission =
     ResponsePermission { max: 1, expires: Duration::from_secs(120) };
@@ -386,6 +391,8 @@ pub fn parse_permissions(v: &Node) -> Result<PermissionsConfig> {
     Ok(p)
 }
 
+/// nats-server's `parseAllowResponses`: `max: 0` and `expires: "0s"` mean the defaults (1 and
+/// 2 minutes), a negative value means no limit, and `expires` must be a duration string.
 fn parse_responses(v: &Node) -> Result<Option<ResponsePermission>> {
     match &v.value {
         Value::Bool(false) => Ok(None),
@@ -395,14 +402,26 @@ fn parse_responses(v: &Node) -> Result<Option<ResponsePermission>> {
             for (k, x) in entries {
                 match k.name.to_ascii_lowercase().as_str() {
                     "max" | "max_msgs" | "max_messages" | "max_responses" => {
-                        r.max = x.as_int().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| err(x, "\"max\" must be a count"))?
+                        r.max = match x.as_int().ok_or_else(|| err(x, "\"max\" must be a count"))? {
+                            0 => DEFAULT_RESPONSE_PERMISSION.max,
+                            n if n < 0 => UNLIMITED_RESPONSES,
+                            n => u32::try_from(n).unwrap_or(UNLIMITED_RESPONSES),
+                        }
                     }
                     "expires" | "expiration" | "ttl" => {
-                        r.expires = match &x.value {
-                            Value::String(s) => crate::config::parse_duration(s).map_err(|e| err(x, format!("error parsing expires: {e}")))?,
-                            Value::Int(n) if *n >= 0 => Duration::from_secs(*n as u64),
-                            _ => return Err(err(x, "\"expires\" must be a duration")),
-                        }
+                        let Value::String(s) = &x.value else {
+                            return Err(err(x, "error parsing expires, not a duration string"));
+                        };
+                        use crate::config::parse_duration;
+                        // `parse_duration` refuses negative durations; here they mean "never".
+                        let parsed = match s.strip_prefix('-') {
+                            Some(abs) => parse_duration(abs).map(|d| if d.is_zero() { d } else { RESPONSES_NEVER_EXPIRE }),
+                            None => parse_duration(s),
+                        };
+                        // The error names the whole value, as Go's `time.ParseDuration`.
+                        let d = parsed.map_err(|e| parse_duration(s).err().unwrap_or(e))
+                            .map_err(|e| err(x, format!("error parsing expires: {e}")))?;
+                        r.expires = if d.is_zero() { DEFAULT_RESPONSE_PERMISSION.expires } else { d };
                     }
                     other => return Err(err(x, format!("unknown field \"{other}\" in allow_responses"))),
                 }

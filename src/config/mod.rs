@@ -3,10 +3,12 @@ pub mod cli;
 mod duration;
 mod error;
 mod lexer;
+pub mod listen;
 pub mod options;
 mod parser;
 
 pub use duration::parse_duration;
 pub use error::{ConfigError, ConfigWarning, Pos};
+pub use listen::{parse_listen, HostPort};
 pub use options::Options;
 pub use parser::{parse_file, parse_str, Key, Node, Value};

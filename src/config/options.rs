@@ -94,6 +94,7 @@ use std::path::Path;
 
 use super::duration::parse_duration;
 use super::error::{ConfigError, ConfigWarning};
+use super::listen::parse_listen;
 use super::parser::{parse_file, parse_str, Key, Node, Value};
 
 /// Top-level keys of nats-server 2.9.10 that belong to features natrix does not have yet.
@@ -202,9 +203,9 @@ impl Options {
         let k = key.name.as_str();
         match k.to_ascii_lowercase().as_str() {
             "listen" => {
-                let (host, port) = parse_listen(v)?;
-                self.host = host;
-                self.port = port;
+                let hp = parse_listen(k, v)?;
+                self.host = hp.host.unwrap_or_default();
+                self.port = hp.port;
             }
             "port" => self.port = int_in(k, v, -1, 65535)? as i32,
             "host" | "net" => self.host = string(k, v)?,
@@ -237,16 +238,17 @@ impl Options {
             "logfile_size_limit" | "log_size_limit" => self.log_size_limit = int_max(k, v, i64::MAX)? as u64,
             "pid_file" | "pidfile" => self.pid_file = Some(string(k, v)?.into()),
             "workers" => self.workers = int_max(k, v, 4096)? as usize,
+            // A bare port (or ":port") leaves the host to default to the client host.
             "http" => {
-                let (host, port) = parse_listen(v)?;
-                self.http_host = Some(host);
-                self.http_port = port;
+                let hp = parse_listen(k, v)?;
+                self.http_host = hp.host;
+                self.http_port = hp.port;
             }
             "http_port" | "monitor_port" => self.http_port = int_in(k, v, -1, 65535)? as i32,
             "https" => {
-                let (host, port) = parse_listen(v)?;
-                self.http_host = Some(host);
-                self.https_port = port;
+                let hp = parse_listen(k, v)?;
+                self.http_host = hp.host;
+                self.https_port = hp.port;
             }
             "https_port" => self.https_port = int_in(k, v, -1, 65535)? as i32,
             "http_base_path" => self.http_base_path = string(k, v)?,
@@ -428,56 +430,6 @@ fn duration(
             Ok(Duration::from_secs(secs))
         }
         _ => Err(type_err(k, v, "a duration string such as \"2s\"")),
-    }
-}
-
-/// `listen`: `host:port`, `:port`, `[v6]:port`, or a bare port.
-fn parse_listen(v: &Node) -> Result<(String, i32), ConfigError> {
-    let bad_port = |p: &str| ConfigError::at(&v.pos, format!("could not parse port {p:?}"));
-    let check = |n: i64| {
-        if (-1..=65535).contains(&n) {
-            Ok(n as i32)
-        } else {
-            Err(ConfigError::at(
-                &v.pos,
-                format!("listen port {n} is out of range"),
-            ))
-        }
-    };
-    match &v.value {
-        Value::Int(n) => Ok((String::new(), check(*n)?)),
-        Value::String(s) => {
-            if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() {
-                let n = s.parse::<i64>().map_err(|_| bad_port(s))?;
-                return Ok((String::new(), check(n)?));
-            }
-            let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-                let (h, p) = rest.split_once("]:").ok_or_else(|| {
-                    ConfigError::at(&v.pos, format!("could not parse address string {s:?}"))
-                })?;
-                (h, p)
-            } else {
-                let (h, p) = s.rsplit_once(':').ok_or_else(|| {
-                    ConfigError::at(&v.pos, format!("could not parse address string {s:?}"))
-                })?;
-                if h.contains(':') {
-                    return Err(ConfigError::at(
-                        &v.pos,
-                        format!("could not parse address string {s:?}"),
-                    ));
-                }
-                (h, p)
-            };
-            let n = port.parse::<i64>().map_err(|_| bad_port(port))?;
-            Ok((host.to_string(), check(n)?))
-        }
-        other => Err(ConfigError::at(
-            &v.pos,
-            format!(
-                "listen: expected port or host:port, got {}",
-                other.type_name()
-            ),
-        )),
     }
 }
 

@@ -83,6 +83,47 @@ fn listen_forms() {
 }
 
 #[test]
+fn http_and_https_take_a_bare_port() {
+    // A number is a port on the client host: no host of its own (it used to be "").
+    let (o, _) = load("http: 8222\n");
+    assert_eq!((o.http_host.as_deref(), o.http_port), (None, 8222));
+    let (o, _) = load("http: \":8223\"\n");
+    assert_eq!((o.http_host.as_deref(), o.http_port), (None, 8223));
+    let (o, _) = load("http: \"127.0.0.1:8224\"\n");
+    assert_eq!((o.http_host.as_deref(), o.http_port), (Some("127.0.0.1"), 8224));
+    let (o, _) = load("https: 8443\n");
+    assert_eq!((o.http_host.as_deref(), o.https_port, o.http_port), (None, 8443, 0));
+    // As nats-server: a string is always host:port.
+    let e = load_err("http: \"8222\"\n");
+    assert!(e.contains("t.conf:1:") && e.contains("could not parse address string \"8222\""), "{e}");
+}
+
+fn responses(v: &str) -> Result<crate::auth::config::ResponsePermission, String> {
+    let src = format!("authorization {{ users: [ {{user: a, password: b, permissions: {{\n allow_responses: {v}\n}}}} ] }}\n");
+    Options::from_str(&src, Path::new("t.conf"))
+        .map(|(o, _)| o.auth.users[0].permissions.clone().and_then(|p| p.allow_responses).expect("allow_responses"))
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn allow_responses_zero_means_default_and_expires_needs_a_duration() {
+    use crate::auth::config::{RESPONSES_NEVER_EXPIRE, UNLIMITED_RESPONSES};
+    let r = responses("{max: 0, expires: \"0s\"}").expect("valid");
+    assert_eq!((r.max, r.expires), (1, Duration::from_secs(120)), "zero values are nats-server's defaults");
+    let r = responses("{max: -1, expires: \"-1s\"}").expect("valid");
+    assert_eq!((r.max, r.expires), (UNLIMITED_RESPONSES, RESPONSES_NEVER_EXPIRE), "negative values lift the limit");
+    let r = responses("{max: 3, expires: \"1m\"}").expect("valid");
+    assert_eq!((r.max, r.expires), (3, Duration::from_secs(60)));
+    for bad in ["{expires: 0}", "{expires: 5}"] {
+        let e = responses(bad).unwrap_err();
+        assert!(e.contains("t.conf:2:") && e.contains("error parsing expires, not a duration string"), "{bad}: {e}");
+    }
+    assert!(responses("{expires: \"abc\"}").unwrap_err().contains("error parsing expires: time: invalid duration \"abc\""));
+    assert!(responses("{expires: \"-abc\"}").unwrap_err().contains("time: invalid duration \"-abc\""), "the whole value is named");
+    assert_eq!(responses("{expires: \"-0s\"}").expect("valid").expires, Duration::from_secs(120));
+}
+
+#[test]
 fn random_port_and_zero_defaults() {
     let (o, _) = load("port: -1\n");
     assert_eq!(o.port, -1);

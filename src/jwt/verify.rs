@@ -8,7 +8,10 @@ use super::claims::{self, AccountClaims, User, NO_LIMIT};
 use super::codec;
 use super::config::TrustConfig;
 use super::JwtError;
-use crate::auth::config::{PermissionsConfig, ResponsePermission, RuleLists, DEFAULT_RESPONSE_PERMISSION};
+use crate::auth::config::{
+    PermissionsConfig, ResponsePermission, RuleLists, DEFAULT_RESPONSE_PERMISSION, RESPONSES_NEVER_EXPIRE,
+    UNLIMITED_RESPONSES,
+};
 use crate::auth::Permissions;
 use base64::Engine as _;
 use std::collections::HashMap;
@@ -386,12 +389,12 @@ pub fn permissions_config(p: &claims::Permissions) -> Option<PermissionsConfig> 
     let allow_responses = p.resp.as_ref().map(|r| ResponsePermission {
         max: match r.max {
             0 => DEFAULT_RESPONSE_PERMISSION.max,
-            n if n < 0 => u32::MAX,
-            n => u32::try_from(n).unwrap_or(u32::MAX),
+            n if n < 0 => UNLIMITED_RESPONSES,
+            n => u32::try_from(n).unwrap_or(UNLIMITED_RESPONSES),
         },
         expires: match r.ttl {
             0 => DEFAULT_RESPONSE_PERMISSION.expires,
-            n if n < 0 => Duration::from_secs(u32::MAX as u64),
+            n if n < 0 => RESPONSES_NEVER_EXPIRE,
             n => Duration::from_nanos(n as u64),
         },
     });

@@ -8,7 +8,7 @@ use crate::server::shared::Shared;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -39,8 +39,7 @@ pub fn start(shared: Arc<Shared>, host: &str, port: i32) -> io::Result<HttpsMoni
     if shared.tls().is_none() {
         return Err(io::Error::other("https monitoring needs a tls {} block with cert_file and key_file"));
     }
-    let addr = crate::server::listener::resolve(host, port)?;
-    let listener = TcpListener::bind(addr)?;
+    let listener = crate::server::listener::bind_monitor(host, port)?;
     let addr = listener.local_addr()?;
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();

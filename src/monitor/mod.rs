@@ -102,8 +102,8 @@ impl Monitor {
 
 /// Starts the monitor on `host:port` (port -1 = a free one).
 pub fn start(shared: Arc<Shared>, host: &str, port: i32) -> io::Result<Monitor> {
-    let addr = crate::server::listener::resolve(host, port)?;
-    let server = tiny_http::Server::http(addr).map_err(|e| io::Error::other(e.to_string()))?;
+    let listener = crate::server::listener::bind_monitor(host, port)?;
+    let server = tiny_http::Server::from_listener(listener, None).map_err(|e| io::Error::other(e.to_string()))?;
     let addr = server.server_addr().to_ip().ok_or_else(|| io::Error::other("monitor is not on an IP address"))?;
     let server = Arc::new(server);
     let started = SystemTime::now();

@@ -5,6 +5,7 @@ use super::transport::{TlsStream, Transport, TLS_HANDSHAKE_RECORD};
 use super::worker::{Worker, READ_BUDGET};
 use mio::net::TcpStream;
 use std::io::{self, Read};
+use std::time::Instant;
 
 impl Worker {
     /// Wraps a newly accepted socket for `slot`. Without `handshake_first`, what the
@@ -18,15 +19,67 @@ impl Worker {
                 return None;
             }
         };
-        let handshake_first = cfg.opts.handshake_first;
+        let (handshake_first, fallback) = (cfg.opts.handshake_first, cfg.opts.handshake_first_fallback);
         let mut t = TlsStream::new(sock, tls, cfg);
         if !handshake_first {
-            if let Some(c) = self.core.conn_mut(slot) {
-                t.plain_prefix = std::mem::take(&mut c.out.buf);
-                c.out.head = 0;
-            }
+            self.info_in_plain_text(slot, &mut t);
+        } else if !fallback.is_zero() {
+            // nats-server 2.10: a client that sends nothing within the delay gets INFO
+            // in plain text and the usual INFO-then-upgrade flow.
+            let cid = self.core.conn(slot).map_or(0, |c| c.cid);
+            self.tls_fallbacks.push_back((self.core.now + fallback, slot, cid));
         }
         Some(Transport::Tls(Box::new(t)))
+    }
+
+    /// Moves what the core queued at accept (the INFO line) to the stream's plain prefix.
+    fn info_in_plain_text(&mut self, slot: u32, t: &mut TlsStream) {
+        if let Some(c) = self.core.conn_mut(slot) {
+            t.plain_prefix = std::mem::take(&mut c.out.buf);
+            c.out.head = 0;
+        }
+    }
+
+    /// When the next `handshake_first` fallback delay ends, if one is pending.
+    pub(super) fn next_tls_fallback(&self) -> Option<Instant> {
+        self.tls_fallbacks.front().map(|&(at, _, _)| at)
+    }
+
+    /// Connections whose fallback delay passed without a byte from the client: INFO
+    /// goes out in plain text now, and the TLS handshake deadline restarts (nats-server
+    /// starts its handshake timer after the fallback). Every connection waits the same
+    /// delay, so the queue is in deadline order (after a reload that shortens the delay,
+    /// newer connections wait at most the old delay).
+    pub(super) fn expire_tls_fallbacks(&mut self) {
+        let now = self.core.now;
+        while let Some(&(at, slot, cid)) = self.tls_fallbacks.front() {
+            if at > now {
+                return;
+            }
+            self.tls_fallbacks.pop_front();
+            if self.core.conn(slot).is_some_and(|c| c.cid == cid && c.closing.is_none()) {
+                self.fall_back_to_info(slot);
+            }
+        }
+    }
+
+    fn fall_back_to_info(&mut self, slot: u32) {
+        let Some(Some(Transport::Tls(mut t))) = self.sockets.get_mut(slot as usize).map(Option::take) else { return };
+        let mut first = [0u8; 1];
+        // Bytes that arrived after this cycle's poll still count as "TLS first"; the
+        // next read checks them.
+        let data_waiting = matches!(t.sock.peek(&mut first), Ok(n) if n > 0);
+        if !t.first_byte_checked && !data_waiting {
+            self.info_in_plain_text(slot, &mut t);
+            let (now, timeout) = (self.core.now, t.cfg.opts.timeout);
+            if let Some(c) = self.core.conn_mut(slot) {
+                if c.tls_deadline.is_some() {
+                    c.tls_deadline = Some(now + timeout);
+                }
+            }
+            self.core.mark_dirty(slot);
+        }
+        self.sockets[slot as usize] = Some(Transport::Tls(t));
     }
 
     /// `read_conn` for a TLS connection: socket → rustls → plaintext into the

@@ -30,6 +30,8 @@ pub struct Worker {
     pub(super) more_to_read: Vec<u32>,
     inbox_scratch: Vec<Batch>,
     lame_duck: super::lame_duck::LameDuck,
+    /// `handshake_first` fallback delays still running: (deadline, slot, cid).
+    pub(super) tls_fallbacks: std::collections::VecDeque<(Instant, u32, u64)>,
 }
 
 impl Worker {
@@ -43,6 +45,7 @@ impl Worker {
             more_to_read: Vec::new(),
             inbox_scratch: Vec::new(),
             lame_duck: Default::default(),
+            tls_fallbacks: Default::default(),
         })
     }
 
@@ -52,7 +55,8 @@ impl Worker {
         let mut next_tick = Instant::now() + TICK;
         loop {
             let timeout = if self.more_to_read.is_empty() && !self.core.reaping() {
-                next_tick.saturating_duration_since(Instant::now())
+                let wake = self.next_tls_fallback().map_or(next_tick, |f| f.min(next_tick));
+                wake.saturating_duration_since(Instant::now())
             } else {
                 Duration::ZERO
             };
@@ -88,6 +92,7 @@ impl Worker {
                     }
                 }
             }
+            self.expire_tls_fallbacks();
             self.end_cycle();
             if self.core.now >= next_tick {
                 if let Some(&started) = self.core.shared.lame_duck.get() {
@@ -118,6 +123,7 @@ impl Worker {
             let Some(listener) = self.listener.as_ref() else { return };
             match listener.accept() {
                 Ok((mut sock, addr)) => {
+                    let addr = super::listener::canonical_peer(addr);
                     let _ = sock.set_nodelay(true);
                     let slot = self.core.accept(addr);
                     let token = Token(slot as usize);

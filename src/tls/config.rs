@@ -27,6 +27,10 @@ pub struct TlsOptions {
     pub pinned_certs: Vec<String>,
     /// TLS handshake before INFO ([newer] nats-server option).
     pub handshake_first: bool,
+    /// With `handshake_first`: how long to wait for the client's first bytes before
+    /// sending INFO in plain text and continuing as without it (nats-server 2.10's
+    /// `handshake_first: "300ms"` / `"auto"`). Zero: no fallback.
+    pub handshake_first_fallback: Duration,
     /// Oldest protocol version accepted: 12 (default) or 13.
     pub min_version: u8,
     /// Where the block starts, for errors found when the files are loaded.
@@ -46,6 +50,7 @@ impl Default for TlsOptions {
             curve_preferences: Vec::new(),
             pinned_certs: Vec::new(),
             handshake_first: false,
+            handshake_first_fallback: Duration::ZERO,
             min_version: 12,
             pos: None,
         }
@@ -140,7 +145,9 @@ pub fn parse_tls_block(block: &Node, warnings: &mut Vec<ConfigWarning>) -> Resul
             "ca_file" => t.ca_file = Some(string(k, v)?.into()),
             "verify" => t.verify = boolean(k, v)?,
             "verify_and_map" => t.verify_and_map = boolean(k, v)?,
-            "handshake_first" | "first" | "immediate" => t.handshake_first = handshake_first(k, v)?,
+            "handshake_first" | "first" | "immediate" => {
+                (t.handshake_first, t.handshake_first_fallback) = handshake_first(k, v)?
+            }
             "timeout" => t.timeout = timeout(v)?,
             "cipher_suites" => {
                 for n in array(k, v)? {
@@ -212,16 +219,24 @@ fn array<'a>(k: &str, v: &'a Node) -> Result<&'a [Node], ConfigError> {
     v.as_array().ok_or_else(|| type_err(k, v, "an array"))
 }
 
-/// `handshake_first`: a boolean, or (newer nats-server) a fallback duration, which
-/// natrix does not support.
-fn handshake_first(k: &str, v: &Node) -> Result<bool, ConfigError> {
+/// nats-server 2.10's fallback delay for `handshake_first: "auto"`.
+pub const HANDSHAKE_FIRST_AUTO_FALLBACK: Duration = Duration::from_millis(50);
+
+/// `handshake_first`: a boolean; or (nats-server 2.10) `true`/`on`/`false`/`off`,
+/// `auto`/`auto_fallback` (50 ms fallback) or a fallback duration such as `"300ms"`.
+/// Returns (handshake first, fallback delay; zero = none).
+fn handshake_first(k: &str, v: &Node) -> Result<(bool, Duration), ConfigError> {
     match &v.value {
-        Value::Bool(b) => Ok(*b),
-        Value::String(s) if s.eq_ignore_ascii_case("auto") => Err(ConfigError::at(
-            &v.pos,
-            "handshake_first with a fallback delay is not supported by natrix; use true or false",
-        )),
-        _ => Err(type_err(k, v, "a boolean")),
+        Value::Bool(b) => Ok((*b, Duration::ZERO)),
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "on" => Ok((true, Duration::ZERO)),
+            "false" | "off" => Ok((false, Duration::ZERO)),
+            "auto" | "auto_fallback" => Ok((true, HANDSHAKE_FIRST_AUTO_FALLBACK)),
+            _ => crate::config::parse_duration(s)
+                .map(|d| (true, d))
+                .map_err(|_| ConfigError::at(&v.pos, format!("field {k:?} value {s:?} is invalid"))),
+        },
+        _ => Err(type_err(k, v, "a boolean or a string")),
     }
 }
 
@@ -316,6 +331,27 @@ mod tests {
     const BASE: &str = "cert_file: s.pem, key_file: s.key";
 
     #[test]
+    fn handshake_first_forms() {
+        let hf = |v: &str| {
+            load(&format!("tls {{\n {BASE}\n handshake_first: {v}\n}}\n"))
+                .map(|o| o.tls.map(|t| (t.handshake_first, t.handshake_first_fallback)).expect("tls"))
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(hf("true"), Ok((true, Duration::ZERO)));
+        assert_eq!(hf("false"), Ok((false, Duration::ZERO)));
+        assert_eq!(hf("\"on\""), Ok((true, Duration::ZERO)));
+        assert_eq!(hf("\"OFF\""), Ok((false, Duration::ZERO)));
+        assert_eq!(hf("auto"), Ok((true, ms(50))));
+        assert_eq!(hf("\"auto_fallback\""), Ok((true, ms(50))));
+        assert_eq!(hf("\"300ms\""), Ok((true, ms(300))));
+        assert_eq!(hf("\"0s\""), Ok((true, Duration::ZERO)), "a zero delay is plain handshake_first");
+        let e = hf("\"soon\"").unwrap_err();
+        assert!(e.contains("t.conf:3:") && e.contains("field \"handshake_first\" value \"soon\" is invalid"), "{e}");
+        let e = hf("5").unwrap_err();
+        assert!(e.contains("must be a boolean or a string"), "{e}");
+    }
+
+    #[test]
     fn full_block() {
         let o = load(&format!(
             "tls {{\n {BASE}, ca_file: ca.pem, verify_and_map: true, timeout: 0.5\n \
@@ -327,6 +363,7 @@ mod tests {
         .expect("valid");
         let t = o.tls.expect("tls");
         assert!(t.verify_and_map && t.verifies_clients() && t.handshake_first);
+        assert_eq!(t.handshake_first_fallback, Duration::ZERO);
         assert_eq!(t.timeout, Duration::from_millis(500));
         assert_eq!(t.cipher_suites, vec![CipherSuite::EcdheEcdsaAes128GcmSha256, CipherSuite::Tls13Aes256GcmSha384]);
         assert_eq!(t.curve_preferences, vec![Curve::X25519, Curve::P256]);
