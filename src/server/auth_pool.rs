@@ -8,8 +8,8 @@
 //! cancels its check; a verdict for a slot reused since is dropped (cid check).
 //!
 //! The queue is bounded. When it is full the connection stays parked and the worker
-//! offers the check again on each 100 ms tick, oldest first; a client that waits past
-//! `authorization.timeout` is closed with `Authentication Timeout`, as any slow CONNECT.
+//! offers the check again on each 100 ms tick, oldest first. A parked CONNECT no longer
+//! runs against `authorization.timeout` (the client sent it in time).
 use super::core::Core;
 use super::conn::CloseReason;
 use super::shared::Shared;
@@ -161,6 +161,9 @@ impl Core {
     pub(super) fn park(&mut self, slot: u32, step: Step, check: PasswordCheck) {
         let (worker, gen) = (self.id, self.opts_gen);
         let Some(c) = self.conn_mut(slot) else { return };
+        // The client authenticated in time; the wait for the check is ours (nats-server
+        // clears the timer when CONNECT arrives too).
+        c.auth_deadline = None;
         let cancel = Arc::new(AtomicBool::new(false));
         c.parked = Some(Parked { step, cancel: cancel.clone() });
         let job = HashJob { worker, slot, cid: c.cid, gen, cancel, check };
