@@ -136,6 +136,7 @@ impl Authenticator {
         let mut hashes: std::collections::HashSet<&str> =
             self.cfg.users.iter().filter_map(|u| u.password.as_ref()).map(|p| p.0.as_str()).collect();
         hashes.extend(self.cfg.password.as_ref().map(|p| p.0.as_str()));
+        hashes.extend(self.cfg.token.as_ref().map(|t| t.0.as_str()));
         cache.retain_hashes(&hashes);
         self.passwords = cache;
         self
@@ -282,7 +283,8 @@ impl Authenticator {
         Err(AuthError::NoCredentials)
     }
 
-    /// A password check: plain ones decided now, bcrypt ones possibly deferred.
+    /// A password (or token: a password without a user) check: plain ones decided now,
+    /// bcrypt ones deferred unless the cache knows the pair.
     fn password(&self, stored: Option<&super::Secret>, given: Option<&str>, id: Identity, err: AuthError) -> Admission {
         password::check(&self.passwords, stored, given, id, err)
     }

@@ -17,8 +17,9 @@ use std::sync::Arc;
 const MAX_ENTRIES: usize = 4096;
 
 /// Results of successful bcrypt checks, shared by the authenticators a reload
-/// replaces. A password is kept only as a keyed SHA-256 digest (random key per
-/// process), never in clear.
+/// replaces. A password is kept only as a keyed digest (HMAC-SHA256, random key per
+/// process), never in clear; the digest also covers the hash, so a changed hash (a
+/// changed password) is never found.
 pub struct PasswordCache {
     key: [u8; 32],
     /// bcrypt hash → digests of passwords known to verify against it.
@@ -40,14 +41,21 @@ impl Default for PasswordCache {
 }
 
 impl PasswordCache {
+    /// HMAC-SHA256 under the per-process key of `hash`, NUL, `password` (a bcrypt hash
+    /// never holds a NUL, so hash and password cannot run into each other).
     fn digest(&self, hash: &str, password: &str) -> [u8; 32] {
-        let mut h = Sha256::new();
-        h.update(self.key);
-        h.update(hash.as_bytes());
-        // A bcrypt hash never holds a NUL: hash and password cannot run into each other.
-        h.update([0u8]);
-        h.update(password.as_bytes());
-        h.finalize().into()
+        let (mut ipad, mut opad) = ([0x36u8; 64], [0x5cu8; 64]);
+        for (i, k) in self.key.iter().enumerate() {
+            ipad[i] ^= k;
+            opad[i] ^= k;
+        }
+        let inner = Sha256::new()
+            .chain_update(ipad)
+            .chain_update(hash.as_bytes())
+            .chain_update([0u8])
+            .chain_update(password.as_bytes())
+            .finalize();
+        Sha256::new().chain_update(opad).chain_update(inner).finalize().into()
     }
 
     /// Whether `password` is known to verify against `hash`.
@@ -132,7 +140,9 @@ impl Admission {
 }
 
 /// Checks `given` against `stored`: decided at once for plain passwords and for bcrypt
-/// pairs the cache knows; otherwise a `PasswordCheck` to run elsewhere.
+/// pairs the cache knows; otherwise a `PasswordCheck` to run elsewhere. A token is a
+/// password without a user: pass the configured token, `auth_token`, an identity with
+/// no user and `AuthError::BadToken`.
 pub(super) fn check(
     cache: &Arc<PasswordCache>,
     stored: Option<&Secret>,
@@ -231,6 +241,34 @@ mod tests {
         // A reload that drops the hash drops what was known about it.
         cache.retain_hashes(&HashSet::from([other.0.as_str()]));
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_token_is_checked_as_a_password_without_a_user() {
+        let cache = Arc::new(PasswordCache::default());
+        let anon = || Identity { user: None, account: "$G".into(), permissions: None, jwt: None };
+        let plain = Secret("s3cr3t".into());
+        assert!(matches!(check(&cache, Some(&plain), Some("s3cr3t"), anon(), AuthError::BadToken), Admission::Decided(Ok(_))));
+        let hashed = Secret(bcrypt::hash("s3cr3t", 4).expect("hash"));
+        let Admission::NeedsHash(c) = check(&cache, Some(&hashed), Some("nope"), anon(), AuthError::BadToken) else {
+            panic!("deferred")
+        };
+        assert_eq!(c.run().unwrap_err(), AuthError::BadToken);
+        let Admission::NeedsHash(c) = check(&cache, Some(&hashed), Some("s3cr3t"), anon(), AuthError::BadToken) else {
+            panic!("deferred")
+        };
+        assert_eq!(c.run().expect("verifies").user, None);
+        assert!(matches!(check(&cache, Some(&hashed), Some("s3cr3t"), anon(), AuthError::BadToken), Admission::Decided(Ok(_))));
+    }
+
+    #[test]
+    fn the_digest_is_an_hmac_of_hash_and_password() {
+        let cache = PasswordCache::default();
+        // Neither the password nor the hash is recoverable from, or equal to, the digest,
+        // and moving bytes between hash and password changes it.
+        assert_ne!(cache.digest("$2a$04$ab", "c"), cache.digest("$2a$04$a", "bc"));
+        assert_ne!(cache.digest("h", "p"), cache.digest("h", "q"));
+        assert_eq!(cache.digest("h", "p"), cache.digest("h", "p"));
     }
 
     #[test]

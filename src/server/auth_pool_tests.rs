@@ -170,6 +170,32 @@ fn no_auth_user_bound_through_a_bcrypt_check_runs_the_first_op_after() {
     send(&mut core, c, b"SUB a 1\r\nPUB a 1\r\nx\r\nPING\r\n");
     assert_eq!(core.parked_count(), 1);
     apply_verdicts(&mut core, 1);
-    assert_eq!(out(&mut core, c), "MSG a 1 1\r\nx\r\nPONG\r\n");
+    // Without CONNECT the client keeps nats-server's default options (verbose: `+OK`).
+    assert_eq!(out(&mut core, c), "+OK\r\n+OK\r\nMSG a 1 1\r\nx\r\nPONG\r\n");
     assert_eq!(core.conn(c).expect("conn").user.as_deref(), Some("alice@example.org"));
+}
+
+#[test]
+fn a_parked_connect_does_not_run_against_the_auth_timeout() {
+    // Regression: with many clients connecting at once the checks queue up; a client
+    // that sent CONNECT in time must not get `Authentication Timeout` while it waits.
+    let hash = bcrypt::hash("pw", 4).expect("hash");
+    let mut o = opts(&[("b", &hash)]);
+    o.auth.timeout = Some(Duration::from_millis(500));
+    let (mut core, _polls) = core(o);
+    let c = accept(&mut core);
+    send(&mut core, c, &[CONNECT_B, b"PING\r\n"].concat());
+    assert_eq!(core.parked_count(), 1);
+    // Ticks well past the deadline before the verdict is applied.
+    core.now += Duration::from_secs(3);
+    core.tick();
+    assert!(core.conn(c).expect("conn").closing.is_none(), "closed while its check was pending");
+    assert_eq!(out(&mut core, c), "");
+    apply_verdicts(&mut core, 1);
+    assert_eq!(out(&mut core, c), "PONG\r\n");
+    // A client that never sends CONNECT is still timed out.
+    let idle = accept(&mut core);
+    core.now += Duration::from_secs(1);
+    core.tick();
+    assert_eq!(out(&mut core, idle), "-ERR 'Authentication Timeout'\r\n");
 }
