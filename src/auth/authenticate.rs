@@ -1,6 +1,7 @@
 //! Who may connect: checked once per CONNECT, in nats-server's order (nkey, users
 //! list with `no_auth_user`, single token, single user/password).
-use super::config::{AuthConfig, Secret, UserConfig};
+use super::config::{AuthConfig, UserConfig};
+use super::password::{self, Admission, PasswordCache};
 use super::permissions::Permissions;
 use crate::proto::ConnectOptions;
 use base64::Engine as _;
@@ -58,6 +59,8 @@ pub struct Authenticator {
     user_dns: Vec<(String, crate::tls::Dn)>,
     /// Operator mode: JWT authentication replaces every other mechanism.
     jwt: Option<crate::jwt::JwtAuth>,
+    /// Verified bcrypt checks, carried over from the authenticator a reload replaces.
+    passwords: Arc<PasswordCache>,
 }
 
 impl Authenticator {
@@ -114,7 +117,34 @@ impl Authenticator {
             }
         }
         let jwt = cfg.trust.enabled().then(|| crate::jwt::JwtAuth::new(&cfg.trust));
-        Authenticator { cfg: cfg.clone(), by_name, by_nkey, default_permissions, tls_map: false, user_dns: Vec::new(), jwt }
+        Authenticator {
+            cfg: cfg.clone(),
+            by_name,
+            by_nkey,
+            default_permissions,
+            tls_map: false,
+            user_dns: Vec::new(),
+            jwt,
+            passwords: Arc::default(),
+        }
+    }
+
+    /// Keeps the verified bcrypt checks of the authenticator this one replaces (a
+    /// reload), so unchanged credentials are not hashed again; what was known about
+    /// hashes no longer configured is forgotten.
+    pub fn with_password_cache(mut self, cache: Arc<PasswordCache>) -> Authenticator {
+        let mut hashes: std::collections::HashSet<&str> =
+            self.cfg.users.iter().filter_map(|u| u.password.as_ref()).map(|p| p.0.as_str()).collect();
+        hashes.extend(self.cfg.password.as_ref().map(|p| p.0.as_str()));
+        hashes.extend(self.cfg.token.as_ref().map(|t| t.0.as_str()));
+        cache.retain_hashes(&hashes);
+        self.passwords = cache;
+        self
+    }
+
+    /// The verified bcrypt checks (to hand on to the next authenticator).
+    pub fn password_cache(&self) -> Arc<PasswordCache> {
+        self.passwords.clone()
     }
 
     /// Whether clients must send credentials.
@@ -140,6 +170,8 @@ impl Authenticator {
         &self.cfg
     }
 
+    /// Authenticates on the calling thread, bcrypt included (tests and tools: the
+    /// server uses `begin` and runs bcrypt on its auth threads).
     pub fn authenticate(&self, co: &ConnectOptions, nonce: Option<&[u8]>) -> Result<Identity, AuthError> {
         self.authenticate_client(co, nonce, None, None)
     }
@@ -153,24 +185,50 @@ impl Authenticator {
         ip: Option<std::net::IpAddr>,
         cert: Option<&crate::tls::CertIdentity>,
     ) -> Result<Identity, AuthError> {
+        self.begin(co, nonce, ip, cert).finish()
+    }
+
+    /// Everything but a bcrypt check, which comes back as `Admission::NeedsHash` to be
+    /// run off the caller's thread (unless the same password was already verified
+    /// against the same hash).
+    pub fn begin(
+        &self,
+        co: &ConnectOptions,
+        nonce: Option<&[u8]>,
+        ip: Option<std::net::IpAddr>,
+        cert: Option<&crate::tls::CertIdentity>,
+    ) -> Admission {
+        match self.begin_inner(co, nonce, ip, cert) {
+            Ok(a) => a,
+            Err(e) => Admission::Decided(Err(e)),
+        }
+    }
+
+    fn begin_inner(
+        &self,
+        co: &ConnectOptions,
+        nonce: Option<&[u8]>,
+        ip: Option<std::net::IpAddr>,
+        cert: Option<&crate::tls::CertIdentity>,
+    ) -> Result<Admission, AuthError> {
         if let Some(j) = &self.jwt {
             let peer = crate::jwt::verify::Peer { ip, now: crate::jwt::now_unix() };
             let u = j.authenticate(co.jwt.as_deref(), co.sig.as_deref(), nonce, peer)?;
-            return Ok(Identity {
+            return Ok(decided(Identity {
                 user: Some(u.key.clone()),
                 account: u.account.clone(),
                 permissions: u.permissions.clone(),
                 jwt: Some(Box::new(u)),
-            });
+            }));
         }
         if !self.required() {
-            return Ok(Identity { user: None, account: global(), permissions: None, jwt: None });
+            return Ok(decided(Identity { user: None, account: global(), permissions: None, jwt: None }));
         }
         if !self.by_nkey.is_empty() {
             if let Some(key) = given(&co.nkey) {
                 let user = self.by_nkey.get(key).ok_or_else(|| AuthError::UnknownUser(key.to_string()))?;
                 verify_nkey(key, co.sig.as_deref(), nonce)?;
-                return Ok(identity(key, user));
+                return Ok(decided(identity(key, user)));
             }
         }
         if self.maps_certificates() {
@@ -180,10 +238,8 @@ impl Authenticator {
                 .map_user(|n| self.by_name.contains_key(n), &self.user_dns)
                 .ok_or_else(|| AuthError::CertNotMapped(cert.describe()))?;
             let user = self.by_name.get(&n).ok_or_else(|| AuthError::UnknownUser(n.clone()))?;
-            if !password_ok(user.cfg.password.as_ref(), co.pass.as_deref()) {
-                return Err(AuthError::BadPassword(n));
-            }
-            return Ok(identity(&n, user));
+            let id = identity(&n, user);
+            return Ok(self.password(user.cfg.password.as_ref(), co.pass.as_deref(), id, AuthError::BadPassword(n)));
         }
         if !self.by_name.is_empty() || !self.by_nkey.is_empty() {
             let mut name = given(&co.user);
@@ -193,39 +249,51 @@ impl Authenticator {
             if no_creds {
                 if let Some(n) = self.cfg.no_auth_user.as_deref() {
                     let user = self.by_name.get(n).ok_or_else(|| AuthError::UnknownUser(n.to_string()))?;
-                    return Ok(identity(n, user));
+                    return Ok(decided(identity(n, user)));
                 }
             }
             let n = name.take().ok_or(AuthError::NoCredentials)?;
             let user = self.by_name.get(n).ok_or_else(|| AuthError::UnknownUser(n.to_string()))?;
-            if !password_ok(user.cfg.password.as_ref(), pass.take()) {
-                return Err(AuthError::BadPassword(n.to_string()));
-            }
-            return Ok(identity(n, user));
+            let id = identity(n, user);
+            return Ok(self.password(user.cfg.password.as_ref(), pass.take(), id, AuthError::BadPassword(n.to_string())));
         }
         if let Some(token) = &self.cfg.token {
             // As nats-server's `comparePasswords`: a bcrypt hash, else plain text.
             return match co.auth_token.as_deref() {
-                Some(t) if password_ok(Some(token), Some(t)) => {
-                    Ok(Identity { user: None, account: global(), permissions: self.default_permissions.clone(), jwt: None })
-                }
+                Some(t) => Ok(self.password(
+                    Some(token),
+                    Some(t),
+                    Identity { user: None, account: global(), permissions: self.default_permissions.clone(), jwt: None },
+                    AuthError::BadToken,
+                )),
                 _ => Err(AuthError::BadToken),
             };
         }
         if let Some(u) = &self.cfg.user {
             let name = co.user.as_deref().ok_or(AuthError::NoCredentials)?;
-            if name != u || !password_ok(self.cfg.password.as_ref(), co.pass.as_deref()) {
+            if name != u {
                 return Err(AuthError::BadPassword(name.to_string()));
             }
-            return Ok(Identity {
+            let id = Identity {
                 user: Some(name.to_string()),
                 account: global(),
                 permissions: self.default_permissions.clone(),
                 jwt: None,
-            });
+            };
+            return Ok(self.password(self.cfg.password.as_ref(), co.pass.as_deref(), id, AuthError::BadPassword(name.to_string())));
         }
         Err(AuthError::NoCredentials)
     }
+
+    /// A password (or token: a password without a user) check: plain ones decided now,
+    /// bcrypt ones deferred unless the cache knows the pair.
+    fn password(&self, stored: Option<&super::Secret>, given: Option<&str>, id: Identity, err: AuthError) -> Admission {
+        password::check(&self.passwords, stored, given, id, err)
+    }
+}
+
+fn decided(id: Identity) -> Admission {
+    Admission::Decided(Ok(id))
 }
 
 /// nats-server tests credentials with `!= ""`: an empty field is an absent one.
@@ -244,38 +312,6 @@ fn identity(name: &str, user: &User) -> Identity {
         permissions: user.permissions.clone(),
         jwt: None,
     }
-}
-
-/// Plain passwords compare in constant time; `$2a$…`-style values are bcrypt hashes
-/// (sending the hash itself does not work).
-fn password_ok(stored: Option<&Secret>, given: Option<&str>) -> bool {
-    let given = given.unwrap_or("");
-    match stored {
-        None => given.is_empty(),
-        Some(s) if is_bcrypt(&s.0) => bcrypt::verify(given, &s.0).unwrap_or(false),
-        Some(s) => secret_eq(s, given),
-    }
-}
-
-fn is_bcrypt(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() > 7
-        && b[0] == b'$'
-        && b[1] == b'2'
-        && matches!(b[2], b'a' | b'b' | b'x' | b'y')
-        && b[3] == b'$'
-        && b[4].is_ascii_digit()
-        && b[5].is_ascii_digit()
-        && b[6] == b'$'
-}
-
-fn secret_eq(stored: &Secret, given: &str) -> bool {
-    let (a, b) = (stored.0.as_bytes(), given.as_bytes());
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
-    }
-    diff == 0
 }
 
 /// Checks the client's signature of the INFO nonce with its public nkey. The signature
@@ -307,7 +343,7 @@ pub fn new_nonce() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::config::{AccountConfig, PermissionsConfig, RuleLists};
+    use crate::auth::config::{AccountConfig, PermissionsConfig, RuleLists, Secret};
 
     fn co(json: &str) -> ConnectOptions {
         crate::proto::parse_connect(json.as_bytes()).expect("connect json")
@@ -389,6 +425,31 @@ mod tests {
         let a = Authenticator::new(&AuthConfig { users, ..cfg });
         assert_eq!(a.authenticate(&co(r#"{"nkey":""}"#), None).expect("empty nkey").user.as_deref(), Some("a"));
         assert!(a.authenticate(&co(r#"{"nkey":"UABC"}"#), None).is_err());
+    }
+
+    #[test]
+    fn bcrypt_is_deferred_and_not_repeated_after_a_reload() {
+        let hash = bcrypt::hash("pw", 4).expect("hash");
+        let cfg = AuthConfig { users: vec![user("b", &hash), user("p", "plain")], ..Default::default() };
+        let a = Authenticator::new(&cfg);
+        let good = co(r#"{"user":"b","pass":"pw"}"#);
+        // Plain passwords and unknown users are decided at once; bcrypt waits for a thread.
+        assert!(matches!(a.begin(&co(r#"{"user":"p","pass":"plain"}"#), None, None, None), Admission::Decided(Ok(_))));
+        assert!(matches!(a.begin(&co(r#"{"user":"x","pass":"pw"}"#), None, None, None), Admission::Decided(Err(_))));
+        let Admission::NeedsHash(check) = a.begin(&good, None, None, None) else { panic!("bcrypt deferred") };
+        assert_eq!(check.identity().user.as_deref(), Some("b"));
+        assert_eq!(check.run().expect("verifies").user.as_deref(), Some("b"));
+        // A reload builds a new authenticator: with the cache carried over, the live
+        // connection's unchanged credentials are decided without bcrypt.
+        let reloaded = Authenticator::new(&cfg).with_password_cache(a.password_cache());
+        assert!(matches!(reloaded.begin(&good, None, None, None), Admission::Decided(Ok(_))));
+        assert!(matches!(reloaded.begin(&co(r#"{"user":"b","pass":"px"}"#), None, None, None), Admission::NeedsHash(_)));
+        // A new hash for the user (even of the same password) is checked again, and the
+        // old hash is forgotten.
+        let rehashed = AuthConfig { users: vec![user("b", &bcrypt::hash("pw", 4).expect("hash"))], ..Default::default() };
+        let changed = Authenticator::new(&rehashed).with_password_cache(reloaded.password_cache());
+        assert!(matches!(changed.begin(&good, None, None, None), Admission::NeedsHash(_)));
+        assert!(changed.password_cache().is_empty());
     }
 
     #[test]

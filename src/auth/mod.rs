@@ -4,8 +4,10 @@
 //! once per CONNECT and keeps the result with the connection.
 pub mod authenticate;
 pub mod config;
+pub mod password;
 pub mod permissions;
 
 pub use authenticate::{new_nonce, AuthError, Authenticator, Identity};
+pub use password::{Admission, PasswordCache, PasswordCheck};
 pub use config::{AuthConfig, PermissionsConfig, ResponsePermission, Secret};
 pub use permissions::{Permissions, PubDecisions, ResponseTracker};

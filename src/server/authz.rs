@@ -2,13 +2,25 @@
 //! CONNECT binds an identity (account + compiled permissions), PUB and SUB are checked
 //! against it, deliveries feed response permissions, and a reload re-authenticates
 //! every live connection.
+use super::auth_pool::Step;
 use super::conn::{CloseReason, ConnPerms};
 use super::core::Core;
+use crate::auth::{Admission, AuthError, Identity, PasswordCheck};
 use crate::proto::ConnectOptions;
 use std::sync::Arc;
 
 /// A subscription's delivery filter as the trie stores it.
 pub(super) type DenyFilter = Arc<dyn crate::subject::DeliveryFilter>;
+
+/// Outcome of authenticating a CONNECT on the event loop.
+pub(super) enum Auth {
+    /// The identity is bound to the connection.
+    Bound,
+    /// A bcrypt check must run first (on the auth threads); nothing is bound yet.
+    Deferred(PasswordCheck),
+    /// Refused: `Authorization Violation` is queued and the connection is closing.
+    Refused,
+}
 
 /// Outcome of checking a publish against the connection's permissions.
 pub enum PubCheck {
@@ -17,44 +29,63 @@ pub enum PubCheck {
 }
 
 impl Core {
-    /// Authenticates a CONNECT. On success binds the account and permissions and
-    /// returns true; on failure sends `Authorization Violation` and closes.
-    pub(super) fn authenticate(&mut self, slot: u32, opts: &ConnectOptions) -> bool {
-        let now = self.now;
-        let Some(c) = self.conn(slot) else { return false };
+    /// Authenticates a CONNECT: binds the account and permissions, or refuses with
+    /// `Authorization Violation` and closes, or (bcrypt) asks for a check off the loop.
+    pub(super) fn authenticate(&mut self, slot: u32, opts: &ConnectOptions) -> Auth {
+        let Some(c) = self.conn(slot) else { return Auth::Refused };
         let nonce = c.nonce.as_deref().map(str::as_bytes);
-        match self.auth.authenticate_client(opts, nonce, Some(c.addr.ip()), c.cert.as_deref()) {
+        match self.auth.begin(opts, nonce, Some(c.addr.ip()), c.cert.as_deref()) {
+            Admission::Decided(r) => self.conclude(slot, opts, r),
+            Admission::NeedsHash(check) => Auth::Deferred(check),
+        }
+    }
+
+    /// Applies a decided authentication of `opts` (now, or when the verdict arrives).
+    pub(super) fn conclude(&mut self, slot: u32, opts: &ConnectOptions, r: Result<Identity, AuthError>) -> Auth {
+        match r {
             Ok(id) => {
-                let account = self.shared.accounts.get_or_create(&id.account);
-                self.ensure_account(account.id);
-                let required = self.auth.required();
-                if !self.admit_to_account(slot, &account, id.jwt.as_deref()) {
-                    return false;
+                if self.bind_identity(slot, opts, id) {
+                    Auth::Bound
+                } else {
+                    Auth::Refused
                 }
-                let Some(c) = self.conn_mut(slot) else { return false };
-                if c.account != account.id && !c.subs.is_empty() {
-                    // A second CONNECT moving a connection with subscriptions elsewhere.
-                    self.close(slot, CloseReason::AuthViolation);
-                    return false;
-                }
-                c.account = account.id;
-                c.user = id.user.map(Into::into);
-                c.perms = id.permissions.map(ConnPerms::new);
-                c.auth_deadline = None;
-                c.auth_expires = id.jwt.as_ref().and_then(|j| super::jwt_conn::deadline(j, now));
-                c.jwt = id.jwt;
-                if required {
-                    c.creds = Some(Box::new(credentials_of(opts)));
-                }
-                true
             }
             Err(e) => {
-                crate::debug!("{} - cid:{} - authentication failed: {e}", c.addr, c.cid);
+                if let Some(c) = self.conn(slot) {
+                    crate::debug!("{} - cid:{} - authentication failed: {e}", c.addr, c.cid);
+                }
                 self.send_err(slot, "Authorization Violation");
                 self.close(slot, CloseReason::AuthViolation);
-                false
+                Auth::Refused
             }
         }
+    }
+
+    /// Binds an authenticated identity; false if the connection is refused after all.
+    fn bind_identity(&mut self, slot: u32, opts: &ConnectOptions, id: Identity) -> bool {
+        let now = self.now;
+        let account = self.shared.accounts.get_or_create(&id.account);
+        self.ensure_account(account.id);
+        let required = self.auth.required();
+        if !self.admit_to_account(slot, &account, id.jwt.as_deref()) {
+            return false;
+        }
+        let Some(c) = self.conn_mut(slot) else { return false };
+        if c.account != account.id && !c.subs.is_empty() {
+            // A second CONNECT moving a connection with subscriptions elsewhere.
+            self.close(slot, CloseReason::AuthViolation);
+            return false;
+        }
+        c.account = account.id;
+        c.user = id.user.map(Into::into);
+        c.perms = id.permissions.map(ConnPerms::new);
+        c.auth_deadline = None;
+        c.auth_expires = id.jwt.as_ref().and_then(|j| super::jwt_conn::deadline(j, now));
+        c.jwt = id.jwt;
+        if required {
+            c.creds = Some(Box::new(credentials_of(opts)));
+        }
+        true
     }
 
     /// May this connection publish to `subject`? (Lists first, through the per-connection
@@ -98,43 +129,60 @@ impl Core {
     /// failed credentials → `Authorization Violation` and close; a different account →
     /// closed without error; subscriptions no longer allowed are removed, each with
     /// `Permissions Violation for Subscription to "<subject>" (sid "<sid>")`.
+    /// A connection waiting for a bcrypt check is skipped: its verdict, arriving under
+    /// newer options, is decided again with them. Unchanged bcrypt credentials are known
+    /// to the authenticator's cache and cost no hashing; changed ones park the
+    /// connection until the auth threads have checked them.
     pub(super) fn reauthorize_all(&mut self) {
         for slot in 0..self.conns.len() as u32 {
-            let Some(c) = self.conn(slot) else { continue };
-            if !c.connected || c.closing.is_some() {
-                continue;
+            self.reauthorize(slot);
+        }
+    }
+
+    pub(super) fn reauthorize(&mut self, slot: u32) {
+        let Some(c) = self.conn(slot) else { return };
+        if !c.connected || c.closing.is_some() || c.parked.is_some() {
+            return;
+        }
+        let creds = c.creds.as_deref().cloned().unwrap_or_default();
+        let nonce = c.nonce.as_deref().map(str::as_bytes);
+        match self.auth.begin(&creds, nonce, Some(c.addr.ip()), c.cert.as_deref()) {
+            Admission::Decided(r) => self.reauthorized(slot, r),
+            Admission::NeedsHash(check) => self.park(slot, Step::Reauth, check),
+        }
+    }
+
+    /// Applies the outcome of re-authenticating a live connection.
+    pub(super) fn reauthorized(&mut self, slot: u32, r: Result<Identity, AuthError>) {
+        let Some(c) = self.conn(slot) else { return };
+        let (old_account, addr, cid) = (c.account, c.addr, c.cid);
+        match r {
+            Err(e) => {
+                crate::debug!("{addr} - cid:{cid} - re-authentication after reload failed: {e}");
+                if e == AuthError::Jwt(crate::jwt::JwtError::Revoked) {
+                    self.send_err(slot, "User Authentication Revoked");
+                    self.close(slot, CloseReason::AuthRevoked);
+                } else {
+                    self.send_err(slot, "Authorization Violation");
+                    self.close(slot, CloseReason::AuthViolation);
+                }
             }
-            let creds = c.creds.as_deref().cloned().unwrap_or_default();
-            let nonce = c.nonce.as_deref().map(str::as_bytes);
-            let (old_account, addr, cid) = (c.account, c.addr, c.cid);
-            match self.auth.authenticate_client(&creds, nonce, Some(addr.ip()), c.cert.as_deref()) {
-                Err(e) => {
-                    crate::debug!("{addr} - cid:{cid} - re-authentication after reload failed: {e}");
-                    if e == crate::auth::AuthError::Jwt(crate::jwt::JwtError::Revoked) {
-                        self.send_err(slot, "User Authentication Revoked");
-                        self.close(slot, CloseReason::AuthRevoked);
-                    } else {
-                        self.send_err(slot, "Authorization Violation");
-                        self.close(slot, CloseReason::AuthViolation);
-                    }
+            Ok(id) => {
+                let account = self.shared.accounts.get_or_create(&id.account);
+                if account.id != old_account {
+                    self.close(slot, CloseReason::ClientClosed);
+                    return;
                 }
-                Ok(id) => {
-                    let account = self.shared.accounts.get_or_create(&id.account);
-                    if account.id != old_account {
-                        self.close(slot, CloseReason::ClientClosed);
-                        continue;
-                    }
-                    let now = self.now;
-                    if let Some(c) = self.conn_mut(slot) {
-                        c.perms = id.permissions.map(ConnPerms::new);
-                        c.auth_expires = id.jwt.as_ref().and_then(|j| super::jwt_conn::deadline(j, now));
-                        c.jwt = id.jwt;
-                    }
-                    if !self.enforce_account_conn_limit(slot) {
-                        continue;
-                    }
-                    self.prune_subscriptions(slot);
+                let now = self.now;
+                if let Some(c) = self.conn_mut(slot) {
+                    c.perms = id.permissions.map(ConnPerms::new);
+                    c.auth_expires = id.jwt.as_ref().and_then(|j| super::jwt_conn::deadline(j, now));
+                    c.jwt = id.jwt;
                 }
+                if !self.enforce_account_conn_limit(slot) {
+                    return;
+                }
+                self.prune_subscriptions(slot);
             }
         }
     }
@@ -193,13 +241,19 @@ impl Core {
             self.close(slot, CloseReason::AuthViolation);
             return false;
         }
-        let ok = self.authenticate(slot, &ConnectOptions::default());
-        if ok {
-            if let Some(c) = self.conn_mut(slot) {
-                c.connected = true;
+        match self.authenticate(slot, &ConnectOptions::default()) {
+            Auth::Bound => {
+                if let Some(c) = self.conn_mut(slot) {
+                    c.connected = true;
+                }
+                true
             }
+            Auth::Deferred(check) => {
+                self.park(slot, Step::Implicit, check);
+                false
+            }
+            Auth::Refused => false,
         }
-        ok
     }
 
     /// Drops connections that did not authenticate in time.

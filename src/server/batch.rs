@@ -98,6 +98,8 @@ pub struct Inbox {
     pub spare: Mutex<Vec<Batch>>,
     /// Requests from outside the event loops (monitoring).
     pub control: Mutex<Vec<super::snapshot::Control>>,
+    /// Results of bcrypt checks run by the auth threads for this worker's connections.
+    pub verdicts: Mutex<Vec<super::auth_pool::Verdict>>,
 }
 
 impl Inbox {

@@ -81,9 +81,17 @@ impl Core {
             self.close(slot, CloseReason::NoRespondersRequiresHeaders);
             return;
         }
-        if !self.authenticate(slot, &opts) {
-            return;
+        match self.authenticate(slot, &opts) {
+            super::authz::Auth::Bound => self.finish_connect(slot, opts),
+            super::authz::Auth::Deferred(check) => {
+                self.park(slot, super::auth_pool::Step::Connect(Box::new(opts)), check);
+            }
+            super::authz::Auth::Refused => {}
         }
+    }
+
+    /// The rest of an authenticated CONNECT: flags, client metadata, first PING, `+OK`.
+    pub(super) fn finish_connect(&mut self, slot: u32, opts: proto::ConnectOptions) {
         let self_now = self.now;
         let Some(c) = self.conn_mut(slot) else { return };
         let rand = c.next_rand();

@@ -232,6 +232,9 @@ pub struct Conn {
     pub rng: u64,
     /// Read activity since the last housekeeping tick (idle buffers are released).
     pub read_since_tick: bool,
+    /// Waiting for a bcrypt check on the auth threads: input is neither read nor parsed
+    /// until the verdict arrives.
+    pub parked: Option<super::auth_pool::Parked>,
 }
 
 impl Conn {
@@ -272,6 +275,7 @@ impl Conn {
             dirty: false,
             rng: cid.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             read_since_tick: false,
+            parked: None,
         }
     }
 

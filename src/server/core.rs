@@ -57,7 +57,7 @@ pub struct Core {
     pub cycle: CycleStats,
     /// The options in force, and the generation they came from.
     pub opts: Arc<Options>,
-    opts_gen: u64,
+    pub(super) opts_gen: u64,
     /// `-V`: trace protocol ops (cached from the logger when options change).
     pub(super) tracing: bool,
     /// Who may connect (from the options in force).
@@ -66,6 +66,10 @@ pub struct Core {
     pub tls: Option<Arc<crate::tls::ServerTls>>,
     /// Server INFO fields shared by every connection.
     info: proto::ServerInfo,
+    /// bcrypt checks waiting for room in the auth threads' queue (oldest first).
+    pub(super) hash_waiting: std::collections::VecDeque<super::auth_pool::HashJob>,
+    /// Connections whose verdict arrived: the shell reads their sockets again.
+    pub resumed: Vec<u32>,
 }
 
 impl Core {
@@ -102,6 +106,8 @@ impl Core {
             opts,
             opts_gen,
             tracing: crate::logging::trace_enabled(),
+            hash_waiting: Default::default(),
+            resumed: Vec::new(),
         }
     }
 
@@ -248,6 +254,9 @@ impl Core {
         let conn = self.conns.get_mut(slot as usize)?.take()?;
         self.free_slots.push(slot);
         self.shared.num_conns.fetch_sub(1, Ordering::AcqRel);
+        if let Some(p) = &conn.parked {
+            p.cancel(); // its bcrypt check is no longer wanted
+        }
         if conn.jwt.is_some() {
             self.account(conn.account).jwt_conns.fetch_sub(1, Ordering::AcqRel);
         }
@@ -346,6 +355,9 @@ impl Core {
     pub fn process_input(&mut self, slot: u32) {
         let now = self.now;
         let Some(conn) = self.conn_mut(slot) else { return };
+        if conn.parked.is_some() {
+            return; // resumed by the verdict
+        }
         let mut rbuf = std::mem::take(&mut conn.rbuf);
         let mut parser = std::mem::take(&mut conn.parser);
         conn.read_since_tick = true;
@@ -363,8 +375,19 @@ impl Core {
                 Ok(Some((frame, n))) => {
                     pos += n;
                     self.handle_frame(slot, frame, base);
-                    if self.conn(slot).is_none_or(Conn::is_closing) {
-                        break;
+                    match self.conn(slot) {
+                        None => break,
+                        Some(c) if c.is_closing() => break,
+                        Some(c) if c.parked.is_some() => {
+                            if c.parked.as_ref().is_some_and(super::auth_pool::Parked::is_implicit) {
+                                // Parked before this op ran (binding `no_auth_user`): parse it
+                                // again once the connection is bound.
+                                pos -= n;
+                                parser = proto::Parser::default();
+                            }
+                            break;
+                        }
+                        Some(_) => {}
                     }
                 }
                 Ok(None) => break,
@@ -458,6 +481,7 @@ impl Core {
         if self.id == 0 {
             self.expire_responses();
         }
+        self.retry_hash_jobs();
         let now = self.now;
         let ping_interval = self.opts.ping_interval;
         let ping_max = self.opts.ping_max;

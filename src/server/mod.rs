@@ -5,6 +5,7 @@
 //! subscription trie, mailboxes, counters).
 pub mod account;
 pub mod batch;
+pub mod auth_pool;
 mod authz;
 mod client;
 pub mod conn;
@@ -18,6 +19,8 @@ pub mod reload;
 mod output;
 mod reply_rng;
 mod route;
+#[cfg(test)]
+mod auth_pool_tests;
 #[cfg(test)]
 mod core_tests;
 pub mod rlimit;
@@ -118,6 +121,7 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
         final_sends: AtomicUsize::new(0),
         lame_duck: std::sync::OnceLock::new(),
         closed: parking_lot::Mutex::new(std::collections::VecDeque::new()),
+        auth_pool: auth_pool::AuthPool::new(auth_pool::default_threads()),
     });
     if !shared.opts.auth.no_system_account {
         // nats-server always has a system account; natrix creates it (so it is isolated

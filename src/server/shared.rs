@@ -84,6 +84,8 @@ pub struct Shared {
     pub lame_duck: std::sync::OnceLock<std::time::Instant>,
     /// Recently closed connections, newest last (for /connz?state=closed).
     pub closed: parking_lot::Mutex<std::collections::VecDeque<super::snapshot::ConnInfo>>,
+    /// The threads that run bcrypt checks, so that no worker ever does.
+    pub auth_pool: super::auth_pool::AuthPool,
 }
 
 /// Closed connections remembered (nats-server's default, `MaxClosedClients`).
@@ -117,7 +119,9 @@ impl Shared {
     /// Puts reloaded options (and the TLS configuration built from them) in force and
     /// tells every worker.
     pub fn set_live_options(&self, opts: Options, tls: Option<Arc<crate::tls::ServerTls>>) {
-        *self.authenticator.write() = Arc::new(build_authenticator(&opts));
+        // Verified bcrypt checks carry over: unchanged credentials are not hashed again.
+        let passwords = self.authenticator.read().password_cache();
+        *self.authenticator.write() = Arc::new(build_authenticator(&opts).with_password_cache(passwords));
         *self.tls.write() = tls;
         *self.live.write() = Arc::new(opts);
         self.live_gen.fetch_add(1, Ordering::AcqRel);

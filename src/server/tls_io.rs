@@ -89,7 +89,7 @@ impl Worker {
         let mut budget = READ_BUDGET;
         loop {
             let Some(Some(Transport::Tls(t))) = self.sockets.get_mut(slot as usize) else { return };
-            if self.core.conn(slot).is_none_or(|c| c.closing.is_some()) {
+            if self.core.conn(slot).is_none_or(|c| c.closing.is_some() || c.parked.is_some()) {
                 return;
             }
             if !t.first_byte_checked {

@@ -173,7 +173,8 @@ impl Worker {
                 None => return,
             };
             let Some(conn) = self.core.conns.get_mut(slot as usize).and_then(Option::as_mut) else { return };
-            if conn.closing.is_some() {
+            // A parked connection is read again when its verdict arrives (`Core::resumed`).
+            if conn.closing.is_some() || conn.parked.is_some() {
                 return;
             }
             let want = conn.read_size;
@@ -225,6 +226,11 @@ impl Worker {
         for c in controls {
             self.core.serve_control(c);
         }
+        let verdicts = std::mem::take(&mut *shared.inboxes[me].verdicts.lock());
+        for v in verdicts {
+            self.core.apply_verdict(v);
+        }
+        self.more_to_read.append(&mut self.core.resumed);
         shared.inboxes[me].drain_into(&mut self.inbox_scratch);
         for batch in self.inbox_scratch.drain(..) {
             self.core.receive_batch(&batch);
