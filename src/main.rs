@@ -148,6 +148,10 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
         info!("TLS required for client connections");
     }
     info!("Server is ready");
+    if let Some(dir) = &handle.shared.opts.ports_file_dir {
+        let monitoring: Vec<String> = monitor.iter().map(|m| format!("http://{}", m.addr)).collect();
+        write_ports_file(dir, &format!("nats://{}", handle.addr), &monitoring);
+    }
 
     let shared = handle.shared.clone();
     std::thread::spawn(move || {
@@ -200,4 +204,18 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
     }
     info!("Server Exiting..");
     ExitCode::SUCCESS
+}
+
+/// `--ports_file_dir`: `<dir>/<exe>_<pid>.ports` as nats-server writes it.
+fn write_ports_file(dir: &std::path::Path, client: &str, monitoring: &[String]) {
+    let exe = std::env::args().next().unwrap_or_else(|| "natrix".into());
+    let exe = std::path::Path::new(&exe).file_name().map_or("natrix".into(), |f| f.to_string_lossy().into_owned());
+    let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
+    let mut body = serde_json::json!({ "nats": [client] });
+    if !monitoring.is_empty() {
+        body["monitoring"] = serde_json::json!(monitoring);
+    }
+    if let Err(e) = std::fs::write(&path, body.to_string()) {
+        error!("writing ports file {}: {e}", path.display());
+    }
 }
