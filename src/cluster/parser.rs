@@ -134,7 +134,17 @@ pub fn parse(buf: &[u8], max_line: usize) -> Result<Option<(RouteFrame<'_>, usiz
         &rest[s..]
     };
     let used = nl + 1;
-    let frame = match op.to_ascii_uppercase().as_slice() {
+    // Case-insensitive op without allocating: uppercase into a small stack buffer.
+    let mut upper = [0u8; 8];
+    let op: &[u8] = if op.len() <= upper.len() {
+        for (d, s) in upper.iter_mut().zip(op) {
+            *d = s.to_ascii_uppercase();
+        }
+        &upper[..op.len()]
+    } else {
+        return Err(RouteParseError::UnknownOp);
+    };
+    let frame = match op {
         b"PING" => RouteFrame::Ping,
         b"PONG" => RouteFrame::Pong,
         b"+OK" => RouteFrame::Ok,

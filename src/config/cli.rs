@@ -595,8 +595,7 @@ TLS Options:
         --tlsverify                  Enable TLS, verify client certificates
         --tlscacert <file>           Client certificate CA for verification
 
-Cluster Options (checked as nats-server does; clustering is not implemented yet,
-so a cluster port is refused):
+Cluster Options (routes as nats-server 2.9; no gossip, no cluster TLS):
         --routes <rurl-1, rurl-2>    Routes to solicit and connect (nats://[user:pass@]host:port)
         --cluster <cluster-url>      Cluster URL for solicited routes (nats://host:port, port -1 = free)
         --cluster_listen <url>       Same as --cluster

@@ -229,10 +229,12 @@ fn tls_flags() {
 
 #[test]
 fn cluster_flags() {
-    // Parsed and checked, then refused: natrix has no route connections yet.
-    let e = err("--cluster nats://u:p@127.0.0.1:-1 --cluster_name C1 --routes nats://a:1,nats-route://r:s@b:2 \
+    let (o, _) = run("--cluster nats://u:p@127.0.0.1:-1 --cluster_name C1 --routes nats://a:1,nats-route://r:s@b:2 \
                  --cluster_advertise ex:9 --no_advertise --connect_retries 4");
-    assert!(e.contains("clustering is not implemented"), "{e}");
+    let c = o.cluster.unwrap();
+    assert_eq!((c.port, c.user.as_deref(), c.routes.len()), (-1, Some("u"), 2));
+    assert_eq!(c.routes[1].user.as_deref(), Some("r"));
+    assert_eq!(c.advertise.as_deref(), Some("ex:9"));
     let (o, w) = run("--cluster_name C1 --routes nats://a:1 --no_advertise --connect_retries 4 --ports_file_dir /tmp/pd");
     assert!(w.is_empty(), "{w:?}");
     let c = o.cluster.unwrap();

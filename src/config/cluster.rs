@@ -107,6 +107,10 @@ impl ClusterOptions {
         if !(-1..=65535).contains(&self.port) {
             return Err(format!("invalid cluster port {}", self.port));
         }
+        // Parsed and checked, but not applied to routes yet: refuse rather than ignore.
+        if self.import.is_some() || self.export.is_some() {
+            return Err("cluster permissions (import/export) are not supported by natrix yet: remove cluster.permissions or use nats-server for this node".into());
+        }
         Ok(())
     }
 }

@@ -333,11 +333,6 @@ impl Options {
         }
         if let Some(c) = &self.cluster {
             c.validate()?;
-            // The block and flags are parsed and checked, but natrix has no route
-            // connections yet: refuse rather than run as a lone node that looks clustered.
-            if c.enabled() {
-                return Err("clustering is not implemented in natrix yet (no route connections): remove the cluster listen/port and --cluster flags, or run nats-server for this node".to_string());
-            }
         }
         if self.https_port != 0 && self.tls.is_none() {
             return Err("https monitoring (https, https_port, -ms) needs TLS: add a tls {} block or --tls flags".to_string());

@@ -99,7 +99,7 @@ impl Core {
     pub(super) fn reauthorize_all(&mut self) {
         for slot in 0..self.conns.len() as u32 {
             let Some(c) = self.conn(slot) else { continue };
-            if !c.connected || c.closing.is_some() {
+            if !c.connected || c.closing.is_some() || c.is_route() {
                 continue;
             }
             let creds = c.creds.as_deref().cloned().unwrap_or_default();
@@ -156,6 +156,7 @@ impl Core {
             let Some(sub) = self.conn_mut(slot).and_then(|c| c.subs.remove(&sid)) else { continue };
             sub.mark_unsubscribed();
             self.account(account).sublist.remove(&sub);
+            self.announce(account, std::iter::once(&*sub), false);
             let text = format!(
                 "Permissions Violation for Subscription to \"{}\" (sid \"{}\")",
                 String::from_utf8_lossy(&sub.subject),

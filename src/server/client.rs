@@ -144,6 +144,7 @@ impl Core {
             self.send_err(slot, "Invalid Subject");
             return;
         }
+        self.announce(account, std::iter::once(&*sub), true);
         if let Some(c) = self.conn_mut(slot) {
             c.subs.insert(sub);
         }
@@ -170,6 +171,7 @@ impl Core {
         if let Some(sub) = removed {
             sub.mark_unsubscribed();
             self.account(account).sublist.remove(&sub);
+            self.announce(account, std::iter::once(&*sub), false);
         }
         if verbose {
             self.send_raw(slot, proto::OK);

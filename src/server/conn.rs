@@ -29,6 +29,8 @@ pub enum CloseReason {
     SlowConsumerWriteDeadline,
     ServerShutdown,
     TlsHandshakeFailure,
+    /// A route to a server already connected, or to ourselves.
+    DuplicateRoute,
 }
 
 impl CloseReason {
@@ -55,6 +57,7 @@ impl CloseReason {
             CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
+            CloseReason::DuplicateRoute => "Duplicate Route",
         }
     }
 
@@ -232,6 +235,8 @@ pub struct Conn {
     pub rng: u64,
     /// Read activity since the last housekeeping tick (idle buffers are released).
     pub read_since_tick: bool,
+    /// Set for a route connection (cluster port or dialed): its protocol and state.
+    pub route: Option<Box<super::cluster_conn::RouteConn>>,
 }
 
 impl Conn {
@@ -271,6 +276,7 @@ impl Conn {
             dirty: false,
             rng: cid.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             read_since_tick: false,
+            route: None,
         }
     }
 
@@ -283,6 +289,12 @@ impl Conn {
         x ^= x >> 27;
         self.rng = x;
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A route connection, not a client.
+    #[inline]
+    pub fn is_route(&self) -> bool {
+        self.route.is_some()
     }
 
     pub fn is_closing(&self) -> bool {

@@ -1,5 +1,5 @@
 //! A subscription as stored in the trie and shared between workers.
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// Which connection owns a subscription: the worker that runs it, its slot in that
 /// worker's connection table, and the server-wide client id (slots are reused, cids never).
@@ -28,6 +28,12 @@ pub struct Subscription {
     /// `closed` (which a publisher also sets when it claims the last message of an
     /// auto-unsubscribe limit), it means: drop messages already on their way.
     pub unsubscribed: AtomicBool,
+    /// Interest a route peer announced (owned by the route connection): messages
+    /// for it go out as one RMSG per route, never to a client.
+    pub remote: bool,
+    /// Queue weight: a remote queue group's member count on that peer (1 for local
+    /// subscriptions); the member is picked that many times more often.
+    pub weight: AtomicU32,
 }
 
 impl Subscription {
@@ -41,7 +47,17 @@ impl Subscription {
             delivered: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             unsubscribed: AtomicBool::new(false),
+            remote: false,
+            weight: AtomicU32::new(1),
         }
+    }
+
+    /// Interest announced by a route peer (`RS+`), owned by that route connection.
+    pub fn remote(subject: &[u8], queue: Option<&[u8]>, key: &[u8], owner: ConnRef, weight: u32) -> Self {
+        let mut s = Subscription::new(subject, queue, key, owner);
+        s.remote = true;
+        s.weight = AtomicU32::new(weight.max(1));
+        s
     }
 
     pub fn is_closed(&self) -> bool {
