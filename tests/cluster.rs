@@ -26,9 +26,14 @@ struct Node {
 }
 
 fn start_node(t: Target, routes: &[u16], name: &str) -> Node {
+    start_node_auth(t, routes, name, "")
+}
+
+/// `userinfo` is `""` or `"user:pass@"` for the cluster listener.
+fn start_node_auth(t: Target, routes: &[u16], name: &str, userinfo: &str) -> Node {
     let cluster = free_port();
     let http = free_port();
-    let listen = format!("nats://127.0.0.1:{cluster}");
+    let listen = format!("nats://{userinfo}127.0.0.1:{cluster}");
     let routes: Vec<String> = routes.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect();
     let routes = routes.join(",");
     let http_s = http.to_string();
@@ -294,21 +299,28 @@ fn handshake_refusals_match_nats_server() {
     }
     for t in targets {
         let node = start_node(t, &[], "R1");
-        let cases: [(&str, &str); 3] = [
-            ("CONNECT {\"lang\":\"go\",\"verbose\":false}\r\n", "-ERR 'attempted to connect to route port'"),
+        let auth = start_node_auth(t, &[], "R2", "ru:rp@");
+        let cases: [(u16, &str, &str); 6] = [
+            (node.cluster, "CONNECT {\"lang\":\"go\",\"verbose\":false}\r\n", "-ERR 'attempted to connect to route port'"),
             (
+                node.cluster,
                 "CONNECT {\"name\":\"NX\",\"cluster\":\"OTHER\",\"headers\":true}\r\n",
                 "-ERR 'Rejecting connection, cluster name \"OTHER\" does not match \"C1\"'",
             ),
-            ("PING\r\n", "-ERR 'Authorization Violation'"),
+            // Without cluster auth a PING before CONNECT is answered; with it, refused.
+            (node.cluster, "PING\r\n", "PONG"),
+            (auth.cluster, "PING\r\n", "-ERR 'Authorization Violation'"),
+            (auth.cluster, "CONNECT {\"name\":\"NX\",\"cluster\":\"C1\",\"user\":\"ru\",\"pass\":\"x\"}\r\n", "-ERR 'Authorization Violation'"),
+            (auth.cluster, "CONNECT {\"name\":\"NX\",\"cluster\":\"C1\",\"user\":\"ru\",\"pass\":\"rp\"}\r\nPING\r\n", "PONG"),
         ];
-        for (send, want) in cases {
-            let (mut s, mut r) = raw(node.cluster);
+        for (port, send, want) in cases {
+            let (mut s, mut r) = raw(port);
             let info = line(&mut r);
             assert!(info.starts_with("INFO {"), "{t:?}: {info}");
             let v: Value = serde_json::from_str(info[5..].trim()).expect("INFO json");
             assert_eq!(v["cluster"], "C1", "{t:?}: {info}");
             assert_eq!(v["headers"], true, "{t:?}: {info}");
+            assert_eq!(v["auth_required"].as_bool().unwrap_or(false), port == auth.cluster, "{t:?}: {info}");
             s.write_all(send.as_bytes()).expect("send");
             let got = line(&mut r);
             assert_eq!(got.trim_end(), want, "{t:?}: reply to {send:?}");

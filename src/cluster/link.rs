@@ -71,14 +71,15 @@ impl Link {
         self.phase == Phase::Registered
     }
 
-    /// Any op other than CONNECT while an accepted link waits for CONNECT.
-    pub fn before_connect(&self) -> Option<Action> {
-        (self.phase == Phase::AwaitConnect).then(|| Action::Refuse(ConnectRefusal::Auth.err_text()))
+    /// Any op other than CONNECT while an accepted link waits for CONNECT: refused
+    /// when the cluster has a user (2.9.10 answers a PING without auth, v).
+    pub fn before_connect(&self, auth_required: bool) -> Option<Action> {
+        (auth_required && self.phase == Phase::AwaitConnect).then(|| Action::Refuse(ConnectRefusal::Auth.err_text()))
     }
 
     /// The peer's CONNECT.
     pub fn on_connect(&mut self, json: &[u8], local: &Local<'_>) -> Action {
-        if self.role == Role::Dialed || self.phase != Phase::AwaitConnect {
+        if self.role == Role::Dialed || self.phase == Phase::Registered {
             // A second CONNECT (or one sent to the dialer) changes nothing.
             return Action::None;
         }
@@ -91,13 +92,15 @@ impl Link {
         if c.name == local.server_id {
             return Action::CloseSilently("route to self");
         }
-        self.phase = Phase::AwaitInfo;
+        if self.phase == Phase::AwaitConnect {
+            self.phase = Phase::AwaitInfo;
+        }
         Action::None
     }
 
     /// A peer INFO.
     pub fn on_info(&mut self, json: &[u8], local: &Local<'_>) -> Action {
-        if let Some(a) = self.before_connect() {
+        if let Some(a) = self.before_connect(local.user.is_some()) {
             return a;
         }
         let Ok(info) = RouteInfo::parse(json) else {
@@ -145,11 +148,13 @@ mod tests {
 
     #[test]
     fn acceptor_wants_connect_first() {
+        let auth = Local { user: Some("u"), password: Some("p"), ..LOCAL };
         let mut l = Link::new(Role::Accepted);
-        assert_eq!(l.before_connect(), Some(Action::Refuse("Authorization Violation".into())));
-        assert_eq!(l.on_info(&info("NP", "p", "C1"), &LOCAL), Action::Refuse("Authorization Violation".into()));
-        assert_eq!(l.on_connect(br#"{"name":"NP","cluster":"C1"}"#, &LOCAL), Action::None);
-        assert_eq!(l.before_connect(), None);
+        assert_eq!(l.before_connect(true), Some(Action::Refuse("Authorization Violation".into())));
+        assert_eq!(l.before_connect(false), None);
+        assert_eq!(l.on_info(&info("NP", "p", "C1"), &auth), Action::Refuse("Authorization Violation".into()));
+        assert_eq!(l.on_connect(br#"{"name":"NP","cluster":"C1","user":"u","pass":"p"}"#, &auth), Action::None);
+        assert_eq!(l.before_connect(true), None);
         let Action::Register(i) = l.on_info(&info("NP", "p", "C1"), &LOCAL) else { panic!() };
         assert_eq!(i.server_id, "NP");
         assert!(l.registered() && l.peer_headers);

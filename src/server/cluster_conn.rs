@@ -121,9 +121,10 @@ impl Core {
     }
 
     fn handle_route_frame(&mut self, slot: u32, frame: RouteFrame<'_>, base: *const u8) {
+        let auth_required = self.shared.cluster.as_ref().is_some_and(|c| c.opts.user.is_some());
         let Some(link) = self.conn(slot).and_then(|c| c.route.as_deref()).map(|r| &r.link) else { return };
         if !matches!(frame, RouteFrame::Connect(_)) {
-            if let Some(a) = link.before_connect() {
+            if let Some(a) = link.before_connect(auth_required) {
                 return self.route_action(slot, a);
             }
         }
