@@ -31,7 +31,10 @@ fn start_node(t: Target, routes: &[u16], name: &str) -> Node {
 
 /// `userinfo` is `""` or `"user:pass@"` for the cluster listener.
 fn start_node_auth(t: Target, routes: &[u16], name: &str, userinfo: &str) -> Node {
-    let cluster = free_port();
+    start_node_on(t, free_port(), routes, name, userinfo)
+}
+
+fn start_node_on(t: Target, cluster: u16, routes: &[u16], name: &str, userinfo: &str) -> Node {
     let http = free_port();
     let listen = format!("nats://{userinfo}127.0.0.1:{cluster}");
     let routes: Vec<String> = routes.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect();
@@ -347,4 +350,40 @@ fn client_op_on_route_is_refused() {
     }
     s.write_all(b"MSG foo 1 1\r\nx\r\n").expect("send");
     assert_eq!(line(&mut r).trim_end(), "-ERR 'Unknown Protocol Operation'");
+}
+
+/// Pub/sub in both directions over whatever route joins `a` and `b`.
+async fn both_ways(a: &Node, b: &Node, tag: &str) {
+    let ca = common::client(&a.server).await;
+    let cb = common::client(&b.server).await;
+    pub_sub_one_way(&ca, &cb, &format!("{tag}ab")).await;
+    pub_sub_one_way(&cb, &ca, &format!("{tag}ba")).await;
+}
+
+/// The route comes back after the peer restarts on the same cluster port: natrix
+/// redials a configured route (and the peer's interest is synced again), and a
+/// nats-server that dials natrix finds a restarted natrix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_come_back_after_a_restart() {
+    if common::skip_without_nats_server() {
+        return;
+    }
+    // natrix dials; the nats-server side restarts.
+    let g_port = free_port();
+    let g = start_node_on(Target::NatsServer, g_port, &[], "G1", "");
+    let n = start_node(Target::Natrix, &[g_port], "N1");
+    both_ways(&n, &g, "r1").await;
+    drop(g);
+    let g = start_node_on(Target::NatsServer, g_port, &[], "G1", "");
+    both_ways(&n, &g, "r2").await;
+    drop((n, g));
+
+    // nats-server dials; the natrix side restarts.
+    let n_port = free_port();
+    let n = start_node_on(Target::Natrix, n_port, &[], "N1", "");
+    let g = start_node(Target::NatsServer, &[n_port], "G1");
+    both_ways(&g, &n, "r3").await;
+    drop(n);
+    let n = start_node_on(Target::Natrix, n_port, &[], "N1", "");
+    both_ways(&g, &n, "r4").await;
 }
