@@ -77,8 +77,8 @@ proptest! {
                 }
                 Op::Reconnect => {
                     // The route dropped: remote interest goes; the new route gets a full sync.
-                    for n in 0..2 {
-                        nodes[n].remote = RemoteInterest::default();
+                    for node in nodes.iter_mut() {
+                        node.remote = RemoteInterest::default();
                     }
                     for n in 0..2 {
                         let mut wire = Vec::new();

@@ -339,11 +339,9 @@ impl Core {
         owner: ConnRef,
         account: &[u8],
         queues: impl Iterator<Item = &'q [u8]> + Clone,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
+        msg: &Message<'_>,
     ) {
+        let (subject, reply, headers, payload) = (msg.subject, msg.reply, msg.headers, msg.payload);
         let max_pending = self.opts.max_pending as usize;
         // A reply subscription made just before this request must reach the peer first.
         if self.shared.cluster.as_ref().is_some_and(|c| c.has_pending()) {

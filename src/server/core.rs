@@ -451,7 +451,8 @@ impl Core {
                 let headers = item.headers.and_then(|s| chunk.get(s.range()));
                 let queues = items[start..k].iter().filter_map(|i| i.sub.queue.as_deref());
                 let account = super::cluster_conn::route_sub_account(sub);
-                self.write_rmsg(sub.owner, account, queues, subject, reply, headers, payload);
+                let msg = proto::Message { subject, reply, headers, payload, is_hpub: headers.is_some() };
+                self.write_rmsg(sub.owner, account, queues, &msg);
                 continue;
             }
             // Claimed before the owner unsubscribed it? Then it is still wanted.
