@@ -8,6 +8,7 @@
 
 pub mod account_names;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod jwt;

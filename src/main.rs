@@ -151,7 +151,16 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
     if handle.shared.tls().is_some() {
         info!("TLS required for client connections");
     }
+    let cluster_url = handle.shared.cluster.as_ref().map(|c| {
+        info!("Cluster name is {}", c.name);
+        info!("Listening for route connections on {}", c.listen);
+        format!("nats://{}", c.listen)
+    });
     info!("Server is ready");
+    if let Some(dir) = &handle.shared.opts.ports_file_dir {
+        let monitoring: Vec<String> = monitor.iter().map(|m| format!("http://{}", m.addr)).collect();
+        write_ports_file(dir, &format!("nats://{}", handle.addr), cluster_url.as_deref(), &monitoring);
+    }
 
     let shared = handle.shared.clone();
     std::thread::spawn(move || {
@@ -204,4 +213,21 @@ fn run(opts: Options, warnings: &[String], args: Vec<String>) -> ExitCode {
     }
     info!("Server Exiting..");
     ExitCode::SUCCESS
+}
+
+/// `--ports_file_dir`: `<dir>/<exe>_<pid>.ports` as nats-server writes it.
+fn write_ports_file(dir: &std::path::Path, client: &str, cluster: Option<&str>, monitoring: &[String]) {
+    let exe = std::env::args().next().unwrap_or_else(|| "natrix".into());
+    let exe = std::path::Path::new(&exe).file_name().map_or("natrix".into(), |f| f.to_string_lossy().into_owned());
+    let path = dir.join(format!("{exe}_{}.ports", std::process::id()));
+    let mut body = serde_json::json!({ "nats": [client] });
+    if let Some(c) = cluster {
+        body["cluster"] = serde_json::json!([c]);
+    }
+    if !monitoring.is_empty() {
+        body["monitoring"] = serde_json::json!(monitoring);
+    }
+    if let Err(e) = std::fs::write(&path, body.to_string()) {
+        error!("writing ports file {}: {e}", path.display());
+    }
 }

@@ -432,7 +432,7 @@ fn parse_responses(v: &Node) -> Result<Option<ResponsePermission>> {
     }
 }
 
-fn parse_rules(v: &Node, subscribe: bool) -> Result<RuleLists> {
+pub(crate) fn parse_rules(v: &Node, subscribe: bool) -> Result<RuleLists> {
     match &v.value {
         Value::String(_) | Value::Array(_) => Ok(RuleLists { allow: Some(subjects(v, subscribe)?), deny: None }),
         Value::Map(entries) => {

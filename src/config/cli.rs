@@ -79,6 +79,13 @@ enum Target {
     TlsCert,
     TlsKey,
     TlsCa,
+    Cluster,
+    Routes,
+    ClusterName,
+    ClusterAdvertise,
+    NoAdvertise,
+    ConnectRetries,
+    PortsFileDir,
     NotYet,
 }
 
@@ -113,15 +120,16 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
     (&["tlscert"], Kind::Str, Target::TlsCert),
     (&["tlskey"], Kind::Str, Target::TlsKey),
     (&["tlscacert"], Kind::Str, Target::TlsCa),
+    (&["cluster", "cluster_listen"], Kind::Str, Target::Cluster),
+    (&["routes"], Kind::Str, Target::Routes),
+    (&["cluster_name"], Kind::Str, Target::ClusterName),
+    (&["cluster_advertise"], Kind::Str, Target::ClusterAdvertise),
+    (&["no_advertise"], Kind::Bool, Target::NoAdvertise),
+    (&["connect_retries"], Kind::Int, Target::ConnectRetries),
+    (&["ports_file_dir"], Kind::Str, Target::PortsFileDir),
     (
         &[
-            "routes",
-            "cluster",
-            "cluster_name",
-            "cluster_listen",
-            "cluster_advertise",
             "client_advertise",
-            "ports_file_dir",
             "r",
             "remote_syslog",
         ],
@@ -130,7 +138,6 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
     ),
     (
         &[
-            "connect_retries",
             "max_traced_msg_len",
             "profile",
         ],
@@ -138,7 +145,7 @@ const FLAGS: &[(&[&str], Kind, Target)] = &[
         Target::NotYet,
     ),
     (
-        &["no_advertise", "s", "syslog"],
+        &["s", "syslog"],
         Kind::Bool,
         Target::NotYet,
     ),
@@ -185,7 +192,68 @@ struct Flags {
     pass: Option<String>,
     auth: Option<String>,
     tls: TlsFlags,
+    cluster: ClusterFlags,
     warnings: Vec<String>,
+}
+
+/// `--cluster`, `--routes`, `--cluster_name`, `--cluster_advertise`, `--no_advertise`,
+/// `--connect_retries`, `--ports_file_dir`.
+#[derive(Default)]
+struct ClusterFlags {
+    listen: Option<String>,
+    routes: Option<String>,
+    name: Option<String>,
+    advertise: Option<String>,
+    no_advertise: Option<bool>,
+    connect_retries: Option<i64>,
+    ports_file_dir: Option<PathBuf>,
+}
+
+impl ClusterFlags {
+    /// Lays the flags over the file's `cluster` block (or a fresh one).
+    fn apply(self, o: &mut Options) -> Result<(), CliError> {
+        use super::cluster::{apply_cluster_flag, RouteUrl};
+        if let Some(d) = self.ports_file_dir {
+            o.ports_file_dir = Some(d);
+        }
+        let any = self.listen.is_some()
+            || self.routes.is_some()
+            || self.name.is_some()
+            || self.advertise.is_some()
+            || self.no_advertise.is_some()
+            || self.connect_retries.is_some();
+        if !any {
+            return Ok(());
+        }
+        let c = o.cluster.get_or_insert_with(Default::default);
+        if let Some(url) = self.listen {
+            apply_cluster_flag(c, &url).map_err(CliError::Flag)?;
+        }
+        if let Some(list) = self.routes {
+            // nats-server: the flag replaces the file's routes.
+            c.routes = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(RouteUrl::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| CliError::Flag(format!("invalid value for flag -routes: {e}")))?;
+        }
+        if let Some(n) = self.name {
+            c.name = Some(n);
+        }
+        if let Some(a) = self.advertise {
+            c.advertise = Some(a);
+        }
+        if let Some(b) = self.no_advertise {
+            c.no_advertise = b;
+        }
+        if let Some(n) = self.connect_retries {
+            c.connect_retries = u32::try_from(n)
+                .map_err(|_| CliError::Flag(format!("invalid value \"{n}\" for flag -connect_retries: out of range")))?;
+        }
+        Ok(())
+    }
 }
 
 /// `--tls`, `--tlsverify`, `--tlscert`, `--tlskey`, `--tlscacert`.
@@ -339,6 +407,13 @@ fn apply(f: &mut Flags, name: &str, target: Target, val: Val) {
         (Target::TlsCert, Val::Str(s)) => f.tls.cert = Some(PathBuf::from(s)),
         (Target::TlsKey, Val::Str(s)) => f.tls.key = Some(PathBuf::from(s)),
         (Target::TlsCa, Val::Str(s)) => f.tls.ca = Some(PathBuf::from(s)),
+        (Target::Cluster, Val::Str(s)) => f.cluster.listen = Some(s),
+        (Target::Routes, Val::Str(s)) => f.cluster.routes = Some(s),
+        (Target::ClusterName, Val::Str(s)) => f.cluster.name = Some(s),
+        (Target::ClusterAdvertise, Val::Str(s)) => f.cluster.advertise = Some(s),
+        (Target::NoAdvertise, _) => f.cluster.no_advertise = Some(b),
+        (Target::ConnectRetries, Val::Int(n)) => f.cluster.connect_retries = Some(n),
+        (Target::PortsFileDir, Val::Str(s)) => f.cluster.ports_file_dir = Some(PathBuf::from(s)),
         (Target::Debug, _) => f.debug = Some(b),
         (Target::Trace, _) => f.trace = Some(b),
         (Target::DebugTrace, _) => {
@@ -462,6 +537,7 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, Cl
         o.auth.token = Some(crate::auth::Secret(t));
     }
     f.tls.apply(&mut o)?;
+    f.cluster.apply(&mut o)?;
     o.apply_defaults();
     o.validate().map_err(CliError::Invalid)?;
     Ok(Command::Run {
@@ -519,14 +595,22 @@ TLS Options:
         --tlsverify                  Enable TLS, verify client certificates
         --tlscacert <file>           Client certificate CA for verification
 
+Cluster Options (routes as nats-server 2.9; no gossip, no cluster TLS):
+        --routes <rurl-1, rurl-2>    Routes to solicit and connect (nats://[user:pass@]host:port)
+        --cluster <cluster-url>      Cluster URL for solicited routes (nats://host:port, port -1 = free)
+        --cluster_listen <url>       Same as --cluster
+        --cluster_name <string>      Cluster name (required when clustering)
+        --cluster_advertise <string> Cluster URL to advertise to other servers
+        --no_advertise <bool>        Do not advertise known cluster information to clients
+        --connect_retries <number>   For implicit routes, number of connect retries
+        --ports_file_dir <dir>       Write <exe>_<pid>.ports with the bound ports (as nats-server)
+
 Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
 
 Accepted for compatibility with nats-server and ignored with a warning:
-    --routes, --cluster, --cluster_name, --cluster_listen,
-    --cluster_advertise, --no_advertise, --connect_retries, --client_advertise,
-    --ports_file_dir, -s/--syslog, -r/--remote_syslog,
+    --client_advertise, -s/--syslog, -r/--remote_syslog,
     --max_traced_msg_len, --profile, -sd/--store_dir
 
 Refused: -js/--jetstream (natrix has no JetStream)

@@ -111,14 +111,14 @@ fn commands() {
 fn jetstream_and_later_features() {
     assert!(err("-js").contains("JetStream"));
     assert!(err("--jetstream").contains("JetStream"));
-    let (o, w) = run("-js=false -sd /tmp/js -m 8222 --user a --pass b --cluster_name c --no_advertise --routes nats://x:1 -p 5");
+    let (o, w) = run("-js=false -sd /tmp/js -m 8222 --user a --pass b --client_advertise c --profile 0 -p 5");
     assert_eq!(o.port, 5, "values of unsupported flags are consumed");
-    assert_eq!(w.len(), 4, "{w:?} (--user/--pass/-m are supported)");
+    assert_eq!(w.len(), 3, "{w:?} (--user/--pass/-m are supported)");
     assert_eq!(o.http_port, 8222);
     assert_eq!(o.auth.user.as_deref(), Some("a"));
     assert!(o.auth.password.is_some());
     assert!(w[0].contains("JetStream"));
-    assert_eq!(w[1], "flag -cluster_name is not supported by natrix yet; ignored");
+    assert_eq!(w[1], "flag -client_advertise is not supported by natrix yet; ignored");
     assert!(err("-m abc").contains("parse error"));
 }
 
@@ -225,4 +225,25 @@ fn tls_flags() {
     assert!(err("--tlsverify --tlscert c.pem --tlskey k.pem").contains("--tlscacert"));
     let e = err("--tls --tlscert /nonexistent/c.pem --tlskey /nonexistent/k.pem");
     assert!(e.contains("error loading cert_file \"/nonexistent/c.pem\""), "{e}");
+}
+
+#[test]
+fn cluster_flags() {
+    let (o, _) = run("--cluster nats://u:p@127.0.0.1:-1 --cluster_name C1 --routes nats://a:1,nats-route://r:s@b:2 \
+                 --cluster_advertise ex:9 --no_advertise --connect_retries 4");
+    let c = o.cluster.unwrap();
+    assert_eq!((c.port, c.user.as_deref(), c.routes.len()), (-1, Some("u"), 2));
+    assert_eq!(c.routes[1].user.as_deref(), Some("r"));
+    assert_eq!(c.advertise.as_deref(), Some("ex:9"));
+    let (o, w) = run("--cluster_name C1 --routes nats://a:1 --no_advertise --connect_retries 4 --ports_file_dir /tmp/pd");
+    assert!(w.is_empty(), "{w:?}");
+    let c = o.cluster.unwrap();
+    assert_eq!(c.name.as_deref(), Some("C1"));
+    assert_eq!(c.routes.len(), 1);
+    assert!(c.no_advertise);
+    assert_eq!(c.connect_retries, 4);
+    assert_eq!(o.ports_file_dir.as_deref(), Some(std::path::Path::new("/tmp/pd")));
+    assert!(err("--cluster 127.0.0.1:1 --cluster_name C").contains("-cluster"));
+    assert!(err("--routes http://x:1").contains("nats://"));
+    assert!(err("--cluster nats://127.0.0.1:-1").contains("cluster name is required"));
 }

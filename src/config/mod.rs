@@ -1,5 +1,6 @@
 //! Configuration: the NATS config file format, typed options and the command line.
 pub mod cli;
+pub mod cluster;
 mod duration;
 mod error;
 mod lexer;

@@ -54,6 +54,10 @@ pub struct Options {
     pub https_port: i32,
     /// Client-port TLS (`tls {}` block, `--tls*` flags).
     pub tls: Option<crate::tls::TlsOptions>,
+    /// `cluster {}` and the cluster flags (`None`: no block, no flags).
+    pub cluster: Option<super::cluster::ClusterOptions>,
+    /// `ports_file_dir`, `--ports_file_dir`: where to write `<exe>_<pid>.ports`.
+    pub ports_file_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -86,6 +90,8 @@ impl Default for Options {
             http_base_path: String::new(),
             https_port: 0,
             tls: None,
+            cluster: None,
+            ports_file_dir: None,
         }
     }
 }
@@ -106,13 +112,11 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "maps",
     "disable_sublist_cache",
     "no_sublist_cache",
-    "cluster",
     "gateway",
     "leaf",
     "leafnodes",
     "syslog",
     "remote_syslog",
-    "ports_file_dir",
     "prof_port",
     "max_traced_msg_len",
     "max_sub_tokens",
@@ -253,6 +257,11 @@ impl Options {
             "https_port" => self.https_port = int_in(k, v, -1, 65535)? as i32,
             "http_base_path" => self.http_base_path = string(k, v)?,
             "tls" => self.tls = Some(crate::tls::parse_tls_block(v, warnings)?),
+            "cluster" => {
+                let c = self.cluster.get_or_insert_with(Default::default);
+                super::cluster::parse_cluster(v, c)?;
+            }
+            "ports_file_dir" => self.ports_file_dir = Some(string(k, v)?.into()),
             "authorization" => crate::auth::config::parse_authorization(v, &mut self.auth)?,
             "accounts" => crate::auth::config::parse_accounts(v, &mut self.auth)?,
             "operator" | "operators" | "root" | "roots" | "root_operator" | "root_operators" => {
@@ -323,6 +332,9 @@ impl Options {
         }
         if self.host.is_empty() {
             return Err("host can not be empty".to_string());
+        }
+        if let Some(c) = &self.cluster {
+            c.validate()?;
         }
         if self.https_port != 0 && self.tls.is_none() {
             return Err("https monitoring (https, https_port, -ms) needs TLS: add a tls {} block or --tls flags".to_string());

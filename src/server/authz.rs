@@ -141,7 +141,7 @@ impl Core {
 
     pub(super) fn reauthorize(&mut self, slot: u32) {
         let Some(c) = self.conn(slot) else { return };
-        if !c.connected || c.closing.is_some() || c.parked.is_some() {
+        if !c.connected || c.closing.is_some() || c.parked.is_some() || c.is_route() {
             return;
         }
         let creds = c.creds.as_deref().cloned().unwrap_or_default();
@@ -210,6 +210,7 @@ impl Core {
             let Some(sub) = self.conn_mut(slot).and_then(|c| c.subs.remove(&sid)) else { continue };
             sub.mark_unsubscribed();
             self.account(account).sublist.remove(&sub);
+            self.announce(account, std::iter::once(&*sub), false);
             let text = format!(
                 "Permissions Violation for Subscription to \"{}\" (sid \"{}\")",
                 String::from_utf8_lossy(&sub.subject),

@@ -49,6 +49,17 @@ pub struct Item {
     pub last: bool,
 }
 
+impl Item {
+    /// Whether `other` names the same bytes (the same message for another subscription).
+    #[inline]
+    pub fn same_message(&self, other: &Item) -> bool {
+        self.chunk == other.chunk
+            && self.payload.start == other.payload.start
+            && self.payload.end == other.payload.end
+            && self.subject.start == other.subject.start
+    }
+}
+
 /// `Item::chunk` of an item whose bytes are in the batch's own buffer.
 pub const OWN: u32 = u32::MAX;
 
@@ -73,6 +84,13 @@ impl Batch {
         self.chunks.clear();
         self.items.clear();
         self.own.clear();
+    }
+
+    /// Adds the message of the last item again, for `sub` (no copy of its bytes).
+    pub fn push_same(&mut self, sub: &Arc<Subscription>) {
+        let Some(l) = self.items.last() else { return };
+        let item = Item { sub: sub.clone(), chunk: l.chunk, subject: l.subject, reply: l.reply, headers: l.headers, payload: l.payload, last: false };
+        self.items.push(item);
     }
 
     /// Adds a message by copying its bytes into the batch's own buffer.

@@ -151,6 +151,7 @@ impl Core {
             self.send_err(slot, "Invalid Subject");
             return;
         }
+        self.announce(account, std::iter::once(&*sub), true);
         if let Some(c) = self.conn_mut(slot) {
             c.subs.insert(sub);
         }
@@ -177,6 +178,7 @@ impl Core {
         if let Some(sub) = removed {
             sub.mark_unsubscribed();
             self.account(account).sublist.remove(&sub);
+            self.announce(account, std::iter::once(&*sub), false);
         }
         if verbose {
             self.send_raw(slot, proto::OK);

@@ -29,6 +29,8 @@ pub enum CloseReason {
     SlowConsumerWriteDeadline,
     ServerShutdown,
     TlsHandshakeFailure,
+    /// A route to a server already connected, or to ourselves.
+    DuplicateRoute,
 }
 
 impl CloseReason {
@@ -55,6 +57,7 @@ impl CloseReason {
             CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             CloseReason::ServerShutdown => "Server Shutdown",
             CloseReason::TlsHandshakeFailure => "TLS Handshake Failure",
+            CloseReason::DuplicateRoute => "Duplicate Route",
         }
     }
 
@@ -235,6 +238,8 @@ pub struct Conn {
     /// Waiting for a bcrypt check on the auth threads: input is neither read nor parsed
     /// until the verdict arrives.
     pub parked: Option<super::auth_pool::Parked>,
+    /// Set for a route connection (cluster port or dialed): its protocol and state.
+    pub route: Option<Box<super::cluster_conn::RouteConn>>,
 }
 
 impl Conn {
@@ -276,6 +281,7 @@ impl Conn {
             rng: cid.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             read_since_tick: false,
             parked: None,
+            route: None,
         }
     }
 
@@ -288,6 +294,12 @@ impl Conn {
         x ^= x >> 27;
         self.rng = x;
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A route connection, not a client.
+    #[inline]
+    pub fn is_route(&self) -> bool {
+        self.route.is_some()
     }
 
     pub fn is_closing(&self) -> bool {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// nats-server's default `authorization.timeout`.
-const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+pub(super) const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Subscriptions of closed connections taken out of the tries per cycle
 /// (about a millisecond; see `Core::reap_subs`).
@@ -159,13 +159,7 @@ impl Core {
     pub fn accept(&mut self, addr: SocketAddr) -> u32 {
         let cid = self.shared.alloc_cid();
         let now = self.now;
-        let slot = match self.free_slots.pop() {
-            Some(s) => s,
-            None => {
-                self.conns.push(None);
-                (self.conns.len() - 1) as u32
-            }
-        };
+        let slot = self.alloc_slot();
         let first_ping = now + self.opts.ping_interval;
         let mut conn = Conn::new(cid, slot, addr, now, first_ping);
         if self.auth.needs_nonce() {
@@ -188,6 +182,17 @@ impl Core {
             self.mark_dirty(slot);
         }
         slot
+    }
+
+    /// A free slot in the connection table (reused or new).
+    pub(super) fn alloc_slot(&mut self) -> u32 {
+        match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.conns.push(None);
+                (self.conns.len() - 1) as u32
+            }
+        }
     }
 
     /// `authorization.timeout`, else nats-server's default (the TLS timeout plus one
@@ -251,8 +256,12 @@ impl Core {
     /// Removes a connection (after the shell closed its socket): its
     /// subscriptions leave the trie and its slot is freed.
     pub fn remove(&mut self, slot: u32) -> Option<Conn> {
-        let conn = self.conns.get_mut(slot as usize)?.take()?;
+        let mut conn = self.conns.get_mut(slot as usize)?.take()?;
         self.free_slots.push(slot);
+        if conn.is_route() {
+            self.route_removed(&mut conn);
+            return Some(conn);
+        }
         self.shared.num_conns.fetch_sub(1, Ordering::AcqRel);
         if let Some(p) = &conn.parked {
             p.cancel(); // its bcrypt check is no longer wanted
@@ -267,13 +276,20 @@ impl Core {
             for s in &subs {
                 s.mark_unsubscribed();
             }
-            if subs.len() <= REAP_PER_CYCLE && self.reaping.is_empty() {
-                self.account(conn.account).sublist.remove_batch(&subs);
-            } else {
-                self.reaping.push_back((conn.account, subs));
-            }
+            self.announce(conn.account, subs.iter().map(|s| &**s), false);
+            self.reap_later(conn.account, subs);
         }
         Some(conn)
+    }
+
+    /// Takes closed subscriptions out of account `acc`'s trie: now when few, else a
+    /// bounded number per cycle (`reap_subs`).
+    pub(super) fn reap_later(&mut self, acc: u32, subs: Vec<Arc<Subscription>>) {
+        if subs.len() <= REAP_PER_CYCLE && self.reaping.is_empty() {
+            self.account(acc).sublist.remove_batch(&subs);
+        } else {
+            self.reaping.push_back((acc, subs));
+        }
     }
 
     /// Whether subscriptions of closed connections are still waiting to leave the trie.
@@ -358,6 +374,9 @@ impl Core {
         if conn.parked.is_some() {
             return; // resumed by the verdict
         }
+        if conn.is_route() {
+            return self.process_route_input(slot);
+        }
         let mut rbuf = std::mem::take(&mut conn.rbuf);
         let mut parser = std::mem::take(&mut conn.parser);
         conn.read_since_tick = true;
@@ -435,7 +454,11 @@ impl Core {
 
     /// Delivers a batch of messages sent by another worker.
     pub fn receive_batch(&mut self, batch: &Batch) {
-        for item in &batch.items {
+        let items = &batch.items;
+        let mut k = 0;
+        while k < items.len() {
+            let item = &items[k];
+            k += 1;
             let chunk: &[u8] = if item.chunk == super::batch::OWN {
                 &batch.own
             } else {
@@ -445,6 +468,25 @@ impl Core {
                 }
             };
             let sub = &item.sub;
+            if sub.remote {
+                // Consecutive items of one message for one route become one RMSG
+                // listing the queue groups picked there.
+                let start = k - 1;
+                while k < items.len() && items[k].sub.remote && items[k].sub.owner == sub.owner && items[k].same_message(item) {
+                    k += 1;
+                }
+                let (Some(subject), Some(payload)) = (chunk.get(item.subject.range()), chunk.get(item.payload.range()))
+                else {
+                    continue;
+                };
+                let reply = item.reply.and_then(|s| chunk.get(s.range()));
+                let headers = item.headers.and_then(|s| chunk.get(s.range()));
+                let queues = items[start..k].iter().filter_map(|i| i.sub.queue.as_deref());
+                let account = super::cluster_conn::route_sub_account(sub);
+                let msg = proto::Message { subject, reply, headers, payload, is_hpub: headers.is_some() };
+                self.write_rmsg(sub.owner, account, queues, &msg);
+                continue;
+            }
             // Claimed before the owner unsubscribed it? Then it is still wanted.
             if sub.is_unsubscribed() {
                 continue;

@@ -287,7 +287,7 @@ impl Core {
             if let Some((importer, reply)) = self.accounts[acc].responses.take(msg.subject, now, empty) {
                 self.ensure_account(importer);
                 let m = Message { subject: &reply, ..*msg };
-                let got = self.route_in_account(importer as usize, slot, cid, true, &m, None);
+                let got = self.route_in_account(importer as usize, slot, cid, true, &m, None, false);
                 if !got {
                     self.accounts[acc].responses.remove(msg.subject);
                 }
@@ -299,7 +299,7 @@ impl Core {
             s.map.apply(msg.subject, &mut subject_buf);
             self.ensure_account(s.importer);
             let m = Message { subject: &subject_buf, ..*msg };
-            delivered |= self.route_in_account(s.importer as usize, slot, cid, true, &m, None);
+            delivered |= self.route_in_account(s.importer as usize, slot, cid, true, &m, None, false);
         }
         for s in routes.services.iter().filter(|s| s.map.matches(msg.subject)) {
             s.map.apply(msg.subject, &mut subject_buf);
@@ -308,7 +308,7 @@ impl Core {
             let reply = msg.reply.map(|r| exporter.responses.insert(acc as u32, r, s.response_type, s.threshold, now));
             let headers = self.request_info_headers(slot, acc, msg.headers);
             let m = Message { subject: &subject_buf, reply: reply.as_deref(), headers: Some(&headers), ..*msg };
-            self.route_in_account(s.exporter as usize, slot, cid, true, &m, None);
+            self.route_in_account(s.exporter as usize, slot, cid, true, &m, None, false);
             // A request taken by a service import counts as delivered (no 503).
             delivered = true;
         }

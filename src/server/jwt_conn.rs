@@ -144,7 +144,7 @@ impl Core {
         };
         let Some(reply) = msg.reply else { return };
         let m = Message { subject: reply, reply: None, headers: None, payload: response.as_bytes(), is_hpub: false };
-        self.route_in_account(acc, slot, cid, true, &m, None);
+        self.route_in_account(acc, slot, cid, true, &m, None, false);
     }
 
     /// Verifies and applies an account JWT update; returns nats-server's JSON answer.

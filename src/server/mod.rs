@@ -8,6 +8,8 @@ pub mod batch;
 pub mod auth_pool;
 mod authz;
 mod client;
+mod cluster_conn;
+pub mod cluster_state;
 pub mod conn;
 pub mod core;
 pub mod imports;
@@ -78,12 +80,26 @@ pub fn start(opts: Options) -> io::Result<ServerHandle> {
     let addr = listener::resolve(&opts.host, port)?;
     let (listeners, actual) = listener::bind_all(addr, workers)?;
 
-    let (shared, polls) = build_shared(opts, workers, actual.port())?;
+    // The cluster listener lives on the route worker only (routes are few).
+    let mut cluster_listener = None;
+    let mut cluster_addr = None;
+    if let Some(c) = opts.cluster.as_ref().filter(|c| c.enabled()) {
+        let host = if c.host.is_empty() { "0.0.0.0" } else { c.host.as_str() };
+        let l = listener::bind(listener::resolve(host, c.port)?)?;
+        cluster_addr = Some(l.local_addr()?);
+        cluster_listener = Some(l);
+    }
+    let (shared, polls) = build_shared_clustered(opts, workers, actual.port(), cluster_addr)?;
     let mut threads = Vec::with_capacity(workers);
     for (id, (poll, listener)) in polls.into_iter().zip(listeners).enumerate() {
-        let w = worker::Worker::new(id as u16, shared.clone(), poll, listener)?;
+        let cl = if id == cluster_state::ROUTE_WORKER as usize { cluster_listener.take() } else { None };
+        let w = worker::Worker::new(id as u16, shared.clone(), poll, listener, cl)?;
         let t = std::thread::Builder::new().name(format!("natrix-worker-{id}")).spawn(move || w.run())?;
         threads.push(t);
+    }
+    if shared.cluster.as_ref().is_some_and(|c| !c.opts.routes.is_empty()) {
+        let s = shared.clone();
+        threads.push(std::thread::Builder::new().name("natrix-route-dialer".into()).spawn(move || cluster_state::run_dialer(s))?);
     }
     Ok(ServerHandle { addr: actual, shared, threads })
 }
@@ -91,6 +107,16 @@ pub fn start(opts: Options) -> io::Result<ServerHandle> {
 /// The shared state for `workers` workers, and one `mio::Poll` per worker (each
 /// with its waker already registered).
 pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc<Shared>, Vec<mio::Poll>)> {
+    build_shared_clustered(opts, workers, port, None)
+}
+
+/// `build_shared` with the bound cluster listener's address (clustering on).
+pub fn build_shared_clustered(
+    opts: Options,
+    workers: usize,
+    port: u16,
+    cluster_addr: Option<SocketAddr>,
+) -> io::Result<(Arc<Shared>, Vec<mio::Poll>)> {
     let mut polls = Vec::with_capacity(workers);
     let mut wakers = Vec::with_capacity(workers);
     for _ in 0..workers {
@@ -101,6 +127,14 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
     let tls = shared::build_tls(&opts).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     let server_id = new_server_id();
     let server_name = opts.server_name.clone().unwrap_or_else(|| server_id.clone());
+    let cluster = match (opts.cluster.as_ref(), cluster_addr) {
+        (Some(c), Some(addr)) => {
+            // Peers tell their clients about this URL (not for a wildcard address).
+            let client_url = (!is_unspecified(&opts.host)).then(|| format!("{}:{port}", opts.host));
+            Some(cluster_state::ClusterShared::new(c.clone(), addr, &server_id, &server_name, i64::from(opts.max_payload), client_url))
+        }
+        _ => None,
+    };
     let shared = Arc::new(Shared {
         info_host: opts.host.clone(),
         info_port: port,
@@ -122,6 +156,7 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
         lame_duck: std::sync::OnceLock::new(),
         closed: parking_lot::Mutex::new(std::collections::VecDeque::new()),
         auth_pool: auth_pool::AuthPool::new(auth_pool::default_threads()),
+        cluster,
     });
     if !shared.opts.auth.no_system_account {
         // nats-server always has a system account; natrix creates it (so it is isolated
@@ -130,6 +165,10 @@ pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc
     }
     imports::install(&shared.accounts, &shared.opts.auth);
     Ok((shared, polls))
+}
+
+fn is_unspecified(host: &str) -> bool {
+    host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_unspecified())
 }
 
 /// A fresh server id: a server nkey's public key (`N…`), as nats-server uses.

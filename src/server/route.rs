@@ -6,6 +6,7 @@ use super::conn::CloseReason;
 use super::core::{remote_item, Core};
 use crate::proto::{self, Message};
 use crate::subject::{self, Subscription};
+use smallvec::SmallVec;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -67,7 +68,7 @@ impl Core {
         if msg.subject.first() == Some(&b'$') {
             self.system_request(slot, cid, acc, msg);
         }
-        let mut delivered = self.route_in_account(acc, slot, cid, echo, msg, Some(base));
+        let mut delivered = self.route_in_account(acc, slot, cid, echo, msg, Some(base), true);
         if self.has_cross_account_routes(acc) {
             delivered |= self.route_across_accounts(acc, slot, cid, msg);
         }
@@ -82,6 +83,8 @@ impl Core {
     /// start of the read buffer the message's slices point into (zero-copy hand-over to
     /// other workers), or `None` when they point into a scratch buffer (then other
     /// workers get a copy). Returns whether anyone got it.
+    // Hot path: plain arguments rather than a struct built per message.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn route_in_account(
         &mut self,
         acc: usize,
@@ -90,13 +93,24 @@ impl Core {
         echo: bool,
         msg: &Message<'_>,
         base: Option<*const u8>,
+        to_routes: bool,
     ) -> bool {
         // Borrow the cached result instead of cloning its Arc: the caches are moved
         // out of `self` for the duration (three words), so delivery can take `&mut self`.
         let mut caches = std::mem::take(&mut self.caches);
         let result = caches[acc].lookup_ref(&self.accounts[acc].sublist, msg.subject);
         let mut delivered = false;
+        // Route interest matched (plain, and queue groups picked on a route): sent
+        // after the loop as one RMSG per route. On the stack unless > 8.
+        let mut to_peers: SmallVec<[&Arc<Subscription>; 8]> = SmallVec::new();
         for sub in result.psubs.iter() {
+            if sub.remote {
+                if to_routes && !sub.is_closed() {
+                    to_peers.push(sub);
+                    delivered = true;
+                }
+                continue;
+            }
             if (!echo && sub.owner.cid == cid) || sub.filters_out(msg.subject) {
                 continue;
             }
@@ -110,12 +124,20 @@ impl Core {
             if n == 0 {
                 continue;
             }
-            let start = match self.conn_mut(slot) {
-                Some(c) => (c.next_rand() % n as u64) as usize,
-                None => 0,
-            };
+            let rand = self.conn_mut(slot).map_or(0, |c| c.next_rand());
+            // With routes, a remote member counts as many times as its weight (its
+            // member count on that server), as nats-server picks.
+            let start = if self.shared.cluster.is_some() { weighted_pick(group, rand) } else { (rand % n as u64) as usize };
             for i in 0..n {
                 let sub = &group[(start + i) % n];
+                if sub.remote {
+                    if to_routes && !sub.is_closed() {
+                        to_peers.push(sub);
+                        delivered = true;
+                        break;
+                    }
+                    continue;
+                }
                 // A member whose permissions filter this subject passes it on to the next.
                 if (!echo && sub.owner.cid == cid) || sub.filters_out(msg.subject) {
                     continue;
@@ -127,14 +149,44 @@ impl Core {
                 }
             }
         }
+        if !to_peers.is_empty() {
+            self.send_to_routes(&mut to_peers, msg, base, cid);
+        }
+        drop(to_peers);
         self.caches = caches;
         delivered
+    }
+
+    /// One RMSG per route for the route subscriptions in `hits` (plain matches and
+    /// the queue groups picked there), so a peer's plain subscribers get one copy.
+    fn send_to_routes(&mut self, hits: &mut [&Arc<Subscription>], msg: &Message<'_>, base: Option<*const u8>, cid: u64) {
+        hits.sort_unstable_by_key(|s| s.owner.cid);
+        let mut i = 0;
+        while i < hits.len() {
+            let owner = hits[i].owner;
+            let mut j = i + 1;
+            while j < hits.len() && hits[j].owner.cid == owner.cid {
+                j += 1;
+            }
+            let run = &hits[i..j];
+            if owner.worker == self.id {
+                let account = super::cluster_conn::route_sub_account(run[0]);
+                let queues = run.iter().filter_map(|s| s.queue.as_deref());
+                self.write_rmsg(owner, account, queues, msg);
+            } else {
+                self.deliver(run[0], false, msg, base, cid);
+                for s in &run[1..] {
+                    self.outbox[owner.worker as usize].push_same(s);
+                }
+            }
+            i = j;
+        }
     }
 
     /// Hands one message from publisher `cid` to one subscription: directly when its
     /// connection is ours, else into the batch for its worker (then it is not the
     /// publisher's own: a connection lives on one worker).
-    fn deliver(&mut self, sub: &Arc<Subscription>, last: bool, msg: &Message<'_>, base: Option<*const u8>, cid: u64) {
+    pub(super) fn deliver(&mut self, sub: &Arc<Subscription>, last: bool, msg: &Message<'_>, base: Option<*const u8>, cid: u64) {
         let dest = sub.owner.worker;
         if dest == self.id {
             let from_self = sub.owner.cid == cid;
@@ -208,8 +260,10 @@ impl Core {
         c.stats.out_msgs += 1;
         c.stats.out_bytes += size;
         c.active = true;
+        let account = c.account;
+        let mut gone = None;
         if last {
-            c.subs.remove(&sub.sid);
+            gone = c.subs.remove(&sub.sid);
         }
         self.cycle.out_msgs += 1;
         self.cycle.out_bytes += size;
@@ -221,6 +275,10 @@ impl Core {
                 None => ("MSG", size.to_string()),
             };
             self.trace_out(slot, format_args!("{op} {} {}{reply} {sizes}", lossy(subject), lossy(&sub.sid)));
+        }
+        if let Some(g) = gone {
+            // Auto-unsubscribe limit reached: the routes hear of it (RS-).
+            self.announce(account, std::iter::once(&*g), false);
         }
     }
 
@@ -243,11 +301,26 @@ impl Core {
     }
 }
 
+/// The index of a queue member picked at random, each weighing `weight` (1 for local
+/// members, the member count on that server for a route's).
+fn weighted_pick(group: &[Arc<Subscription>], rand: u64) -> usize {
+    let total: u64 = group.iter().map(|s| u64::from(s.weight.load(Ordering::Relaxed).max(1))).sum();
+    let mut r = rand % total.max(1);
+    for (i, s) in group.iter().enumerate() {
+        let w = u64::from(s.weight.load(Ordering::Relaxed).max(1));
+        if r < w {
+            return i;
+        }
+        r -= w;
+    }
+    0
+}
+
 /// Counts a delivery against the subscription's auto-unsubscribe limit.
 /// `None`: skip it (closed, or past its limit). `Some(true)`: this is its last
 /// message; it has been taken out of the trie.
 #[inline]
-fn claim(sublist: &subject::Sublist, sub: &Arc<Subscription>) -> Option<bool> {
+pub(super) fn claim(sublist: &subject::Sublist, sub: &Arc<Subscription>) -> Option<bool> {
     if sub.is_closed() {
         return None;
     }

@@ -82,6 +82,8 @@ pub struct Shared {
     pub final_sends: AtomicUsize,
     /// When lame duck mode started (SIGUSR2), if it did.
     pub lame_duck: std::sync::OnceLock<std::time::Instant>,
+    /// Clustering state (`None` without a cluster port).
+    pub cluster: Option<super::cluster_state::ClusterShared>,
     /// Recently closed connections, newest last (for /connz?state=closed).
     pub closed: parking_lot::Mutex<std::collections::VecDeque<super::snapshot::ConnInfo>>,
     /// The threads that run bcrypt checks, so that no worker ever does.

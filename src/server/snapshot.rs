@@ -53,6 +53,8 @@ pub const MAX_SUBS_IN_CLOSED: usize = 256;
 pub enum Control {
     /// Send back a view of every open connection (with subscriptions when asked).
     Snapshot { with_subs: bool, reply: mpsc::Sender<Vec<ConnInfo>> },
+    /// The route dialer connected route URL `url` (for the route worker's shell).
+    RouteDialed { stream: std::net::TcpStream, addr: std::net::SocketAddr, url: usize },
 }
 
 /// Wall-clock time of an `Instant`, given a pair of "now" readings.
@@ -116,9 +118,12 @@ impl Core {
     pub fn serve_control(&mut self, req: Control) {
         match req {
             Control::Snapshot { with_subs, reply } => {
-                let all = self.conns.iter().flatten().map(|c| self.conn_info(c, with_subs, None)).collect();
+                let all =
+                    self.conns.iter().flatten().filter(|c| !c.is_route()).map(|c| self.conn_info(c, with_subs, None)).collect();
                 let _ = reply.send(all);
             }
+            // Handled by the worker shell; a stray one only drops its socket.
+            Control::RouteDialed { .. } => {}
         }
     }
 }

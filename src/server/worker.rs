@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 pub const LISTENER: Token = Token(usize::MAX);
 pub const WAKER: Token = Token(usize::MAX - 1);
+pub const CLUSTER_LISTENER: Token = Token(usize::MAX - 2);
 
 /// Housekeeping period: ping timers, write deadlines, idle buffer release.
 const TICK: Duration = Duration::from_millis(100);
@@ -25,6 +26,8 @@ pub struct Worker {
     pub core: Core,
     poll: Poll,
     listener: Option<TcpListener>,
+    /// The cluster port (route worker only).
+    cluster_listener: Option<TcpListener>,
     pub(super) sockets: Vec<Option<Transport>>,
     /// Connections that hit the read budget and may have more to read.
     pub(super) more_to_read: Vec<u32>,
@@ -35,12 +38,22 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(id: u16, shared: Arc<Shared>, poll: Poll, mut listener: TcpListener) -> io::Result<Self> {
+    pub fn new(
+        id: u16,
+        shared: Arc<Shared>,
+        poll: Poll,
+        mut listener: TcpListener,
+        mut cluster_listener: Option<TcpListener>,
+    ) -> io::Result<Self> {
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        if let Some(l) = cluster_listener.as_mut() {
+            poll.registry().register(l, CLUSTER_LISTENER, Interest::READABLE)?;
+        }
         Ok(Worker {
             core: Core::new(id, shared, Instant::now()),
             poll,
             listener: Some(listener),
+            cluster_listener,
             sockets: Vec::new(),
             more_to_read: Vec::new(),
             inbox_scratch: Vec::new(),
@@ -79,6 +92,7 @@ impl Worker {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),
+                    CLUSTER_LISTENER => self.accept_routes(),
                     WAKER => {}
                     Token(t) => {
                         let slot = t as u32;
@@ -110,6 +124,9 @@ impl Worker {
     }
 
     fn end_cycle(&mut self) {
+        if self.cluster_listener.is_some() {
+            self.core.drain_route_pending();
+        }
         self.core.send_batches();
         self.flush_all();
         self.close_pending();
@@ -154,6 +171,39 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Accepts route connections on the cluster port.
+    fn accept_routes(&mut self) {
+        loop {
+            let Some(listener) = self.cluster_listener.as_ref() else { return };
+            match listener.accept() {
+                Ok((sock, addr)) => {
+                    let _ = sock.set_nodelay(true);
+                    let slot = self.core.accept_route(addr);
+                    self.add_route_socket(slot, sock);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    crate::error!("error accepting route connection: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn add_route_socket(&mut self, slot: u32, mut sock: mio::net::TcpStream) {
+        let token = Token(slot as usize);
+        if let Err(e) = self.poll.registry().register(&mut sock, token, Interest::READABLE | Interest::WRITABLE) {
+            crate::error!("registering route connection: {e}");
+            self.core.close(slot, CloseReason::WriteError);
+            return;
+        }
+        if self.sockets.len() <= slot as usize {
+            self.sockets.resize_with(slot as usize + 1, || None);
+        }
+        self.sockets[slot as usize] = Some(Transport::Plain(sock));
     }
 
     fn cid(&self, slot: u32) -> u64 {
@@ -224,7 +274,13 @@ impl Worker {
         let shared = self.core.shared.clone();
         let controls = std::mem::take(&mut *shared.inboxes[me].control.lock());
         for c in controls {
-            self.core.serve_control(c);
+            match c {
+                super::snapshot::Control::RouteDialed { stream, addr, url } => {
+                    let slot = self.core.dialed_route(addr, url);
+                    self.add_route_socket(slot, mio::net::TcpStream::from_std(stream));
+                }
+                c => self.core.serve_control(c),
+            }
         }
         let verdicts = std::mem::take(&mut *shared.inboxes[me].verdicts.lock());
         for v in verdicts {
@@ -288,8 +344,10 @@ impl Worker {
                     }
                     sock.close_notify();
                 }
-                let info = self.core.conn_info(&conn, true, Some(reason));
-                self.core.shared.remember_closed(info);
+                if !conn.is_route() {
+                    let info = self.core.conn_info(&conn, true, Some(reason));
+                    self.core.shared.remember_closed(info);
+                }
                 let sock = sock.sock_mut();
                 let _ = self.poll.registry().deregister(sock);
                 let _ = sock.shutdown(std::net::Shutdown::Both);
@@ -313,6 +371,9 @@ impl Worker {
     /// is delivered (bounded by `write_deadline`), then everyone is closed.
     fn shutdown(&mut self) {
         if let Some(mut l) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        if let Some(mut l) = self.cluster_listener.take() {
             let _ = self.poll.registry().deregister(&mut l);
         }
         self.receive_batches();

@@ -1,6 +1,6 @@
 //! A subscription as stored in the trie and shared between workers.
 use parking_lot::RwLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// What a subscriber's permissions keep from one of its (wildcard) subscriptions. It is
@@ -41,6 +41,12 @@ pub struct Subscription {
     filtered: AtomicBool,
     /// Replaced when a reload changes the owner's permissions.
     filter: RwLock<Option<Arc<dyn DeliveryFilter>>>,
+    /// Interest a route peer announced (owned by the route connection): messages
+    /// for it go out as one RMSG per route, never to a client.
+    pub remote: bool,
+    /// Queue weight: a remote queue group's member count on that peer (1 for local
+    /// subscriptions); the member is picked that many times more often.
+    pub weight: AtomicU32,
 }
 
 impl Subscription {
@@ -56,6 +62,8 @@ impl Subscription {
             unsubscribed: AtomicBool::new(false),
             filtered: AtomicBool::new(false),
             filter: RwLock::new(None),
+            remote: false,
+            weight: AtomicU32::new(1),
         }
     }
 
@@ -72,6 +80,14 @@ impl Subscription {
             return false;
         }
         self.filter.read().as_ref().is_some_and(|f| f.denies(subject))
+    }
+
+    /// Interest announced by a route peer (`RS+`), owned by that route connection.
+    pub fn remote(subject: &[u8], queue: Option<&[u8]>, key: &[u8], owner: ConnRef, weight: u32) -> Self {
+        let mut s = Subscription::new(subject, queue, key, owner);
+        s.remote = true;
+        s.weight = AtomicU32::new(weight.max(1));
+        s
     }
 
     pub fn is_closed(&self) -> bool {

@@ -1,0 +1,16 @@
+//! Clustering: the NATS route protocol as nats-server 2.9 speaks it, sans-IO.
+//!
+//! `parser` (RS+/RS-/RMSG/HMSG/INFO/CONNECT/PING/PONG/+OK/-ERR frames), `encode`,
+//! `info` (route INFO/CONNECT JSON and the handshake checks) and `interest` (local
+//! interest counts → RS+/RS- updates; a peer's interest by raw key, with queue
+//! weights), `link` (one route's handshake decisions). The mio integration is
+//! `server::cluster_conn` and `server::cluster_state`; nothing here does I/O.
+pub mod encode;
+pub mod info;
+pub mod interest;
+pub mod link;
+pub mod parser;
+#[cfg(test)]
+mod proptests;
+
+pub use parser::{parse, Queues, RouteFrame, RouteParseError, RoutedMsg};

@@ -1,0 +1,351 @@
+//! Cluster state shared by the workers: this server's interest counts (→ RS+/RS-),
+//! the registered routes with the interest lines waiting for each, and the
+//! configured route URLs with their dial state. Touched on SUB/UNSUB and route
+//! events only, never per message. All route connections live on `ROUTE_WORKER`.
+use crate::cluster::info::{RouteConnect, RouteInfo};
+use crate::cluster::interest::LocalInterest;
+use crate::config::cluster::{ClusterOptions, RouteUrl};
+use parking_lot::Mutex;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The worker that owns every route connection (the cluster listener and the dialed
+/// sockets are registered there).
+pub const ROUTE_WORKER: u16 = 0;
+
+/// Pause between dials of an explicit route (nats-server's `DEFAULT_ROUTE_CONNECT`).
+pub const REDIAL: Duration = Duration::from_secs(1);
+
+/// A registered route.
+#[derive(Debug)]
+pub struct RouteEntry {
+    pub server_id: String,
+    pub server_name: String,
+    pub slot: u32,
+    pub cid: u64,
+    pub addr: SocketAddr,
+    pub dialed: bool,
+    /// RS+/RS- lines queued for this route by any worker; `ROUTE_WORKER` moves them
+    /// into the connection's output.
+    pending: Vec<u8>,
+}
+
+/// A configured route URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum UrlState {
+    Idle { next: Instant },
+    /// The dialer has it (connecting, or handed to the worker as connection `cid`).
+    Busy { cid: u64 },
+    /// It reached a server we already have a route to: dial again when that route goes.
+    Covered(String),
+    /// It reached ourselves: never dial again.
+    ToSelf,
+}
+
+#[derive(Debug)]
+struct State {
+    local: LocalInterest,
+    routes: Vec<RouteEntry>,
+    urls: Vec<UrlState>,
+}
+
+/// A route to register.
+pub struct NewRoute {
+    pub server_id: String,
+    pub server_name: String,
+    pub slot: u32,
+    pub cid: u64,
+    pub addr: SocketAddr,
+    pub dialed: bool,
+}
+
+/// Why `register` refused.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Duplicate;
+
+pub struct ClusterShared {
+    pub opts: ClusterOptions,
+    pub name: String,
+    /// The bound cluster listener address.
+    pub listen: SocketAddr,
+    /// The INFO sent on every route (without nonce).
+    pub info: RouteInfo,
+    pub server_id: String,
+    state: Mutex<State>,
+    /// Some route has queued interest lines.
+    pending: AtomicBool,
+}
+
+impl ClusterShared {
+    pub fn new(opts: ClusterOptions, listen: SocketAddr, server_id: &str, server_name: &str, max_payload: i64, client_url: Option<String>) -> Self {
+        let name = opts.name.clone().unwrap_or_default();
+        let (host, port) = match opts.advertise.as_deref().and_then(split_advertise) {
+            Some((h, p)) => (h, p),
+            None => (listen.ip().to_string(), listen.port()),
+        };
+        let info = RouteInfo {
+            server_id: server_id.to_string(),
+            server_name: server_name.to_string(),
+            version: crate::VERSION.to_string(),
+            proto: 2,
+            go: String::new(),
+            host,
+            port,
+            headers: true,
+            auth_required: opts.user.is_some(),
+            max_payload,
+            cluster: Some(name.clone()),
+            connect_urls: if opts.no_advertise { Vec::new() } else { client_url.into_iter().collect() },
+            ..Default::default()
+        };
+        let now = Instant::now();
+        let urls = opts.routes.iter().map(|_| UrlState::Idle { next: now }).collect();
+        ClusterShared {
+            name,
+            listen,
+            info,
+            server_id: server_id.to_string(),
+            state: Mutex::new(State { local: LocalInterest::default(), routes: Vec::new(), urls }),
+            pending: AtomicBool::new(false),
+            opts,
+        }
+    }
+
+    /// The CONNECT a dialer sends on route `url`.
+    pub fn connect_for(&self, url: Option<usize>) -> RouteConnect {
+        let u = url.and_then(|i| self.opts.routes.get(i));
+        RouteConnect {
+            echo: true,
+            headers: true,
+            name: self.server_id.clone(),
+            cluster: self.name.clone(),
+            user: u.and_then(|u| u.user.clone()),
+            pass: u.and_then(|u| u.pass.as_ref().map(|p| p.0.clone())),
+            ..Default::default()
+        }
+    }
+
+    /// Local subscriptions came or went: the RS+/RS- they cause are queued for every
+    /// registered route. Returns whether something was queued (wake `ROUTE_WORKER`).
+    pub fn local_changed<'a>(&self, account: &[u8], subs: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>, add: bool) -> bool {
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        let mut queued = false;
+        for (subject, queue) in subs {
+            let u = if add { st.local.add(account, subject, queue) } else { st.local.remove(account, subject, queue) };
+            let Some(u) = u else { continue };
+            for r in &mut st.routes {
+                u.encode(&mut r.pending);
+                queued = true;
+            }
+        }
+        if queued {
+            self.pending.store(true, Ordering::Release);
+        }
+        queued
+    }
+
+    /// Whether interest lines wait (one atomic load: checked before each RMSG so that
+    /// an RS+ caused before a message reaches the peer before that message).
+    #[inline]
+    pub fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Moves queued interest lines into the routes' output (`write(slot, cid, bytes)`).
+    pub fn drain_pending(&self, mut write: impl FnMut(u32, u64, &[u8])) {
+        if !self.pending.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let mut st = self.state.lock();
+        for r in &mut st.routes {
+            if !r.pending.is_empty() {
+                write(r.slot, r.cid, &r.pending);
+                r.pending.clear();
+            }
+        }
+    }
+
+    /// Registers a route whose peer INFO arrived and writes the full interest sync to
+    /// `out`, unless a route to that server exists (then the newer one is closed, as
+    /// nats-server does, and a dialed URL waits until the survivor goes).
+    pub fn register(&self, r: NewRoute, url: Option<usize>, out: &mut Vec<u8>) -> Result<(), Duplicate> {
+        let NewRoute { server_id, server_name, slot, cid, addr, dialed } = r;
+        let mut st = self.state.lock();
+        if st.routes.iter().any(|r| r.server_id == server_id) {
+            if let Some(s) = url.and_then(|i| st.urls.get_mut(i)) {
+                *s = UrlState::Covered(server_id);
+            }
+            return Err(Duplicate);
+        }
+        for u in st.local.snapshot() {
+            u.encode(out);
+        }
+        st.routes.push(RouteEntry { server_id, server_name, slot, cid, addr, dialed, pending: Vec::new() });
+        Ok(())
+    }
+
+    /// A route connection closed (`peer`: the server it was registered for).
+    pub fn unregister(&self, cid: u64, peer: Option<&str>, url: Option<usize>, now: Instant, jitter: Duration) {
+        let mut st = self.state.lock();
+        let before = st.routes.len();
+        st.routes.retain(|r| r.cid != cid);
+        let was_registered = st.routes.len() != before;
+        let next = now + REDIAL + jitter;
+        for s in st.urls.iter_mut() {
+            let redial = match s {
+                UrlState::Covered(id) => was_registered && peer == Some(id.as_str()),
+                _ => false,
+            };
+            if redial {
+                *s = UrlState::Idle { next };
+            }
+        }
+        if let Some(s) = url.and_then(|i| st.urls.get_mut(i)) {
+            if *s == (UrlState::Busy { cid }) {
+                *s = UrlState::Idle { next };
+            }
+        }
+    }
+
+    /// The dialed route `url` reached this server itself.
+    pub fn route_to_self(&self, url: Option<usize>) {
+        if let Some(i) = url {
+            if let Some(s) = self.state.lock().urls.get_mut(i) {
+                *s = UrlState::ToSelf;
+            }
+        }
+    }
+
+    /// URLs due for a dial; they are marked busy (cid 0) until `dial_done`.
+    pub fn due_urls(&self, now: Instant) -> Vec<(usize, RouteUrl)> {
+        let mut st = self.state.lock();
+        let mut due = Vec::new();
+        for (i, s) in st.urls.iter_mut().enumerate() {
+            if matches!(s, UrlState::Idle { next } if *next <= now) {
+                *s = UrlState::Busy { cid: 0 };
+                if let Some(u) = self.opts.routes.get(i) {
+                    due.push((i, u.clone()));
+                }
+            }
+        }
+        due
+    }
+
+    /// The dial of `url` failed (try again after `REDIAL`), or its connection is `cid`.
+    pub fn dial_done(&self, url: usize, cid: Option<u64>, now: Instant) {
+        if let Some(s) = self.state.lock().urls.get_mut(url) {
+            *s = match cid {
+                Some(cid) => UrlState::Busy { cid },
+                None => UrlState::Idle { next: now + REDIAL },
+            };
+        }
+    }
+
+    /// Registered routes: (server id, server name, cid, remote address, dialed).
+    pub fn routes(&self) -> Vec<(String, String, u64, SocketAddr, bool)> {
+        self.state.lock().routes.iter().map(|r| (r.server_id.clone(), r.server_name.clone(), r.cid, r.addr, r.dialed)).collect()
+    }
+
+    pub fn num_routes(&self) -> usize {
+        self.state.lock().routes.len()
+    }
+}
+
+/// `host:port` of `advertise`.
+fn split_advertise(s: &str) -> Option<(String, u16)> {
+    let s = s.trim_start_matches("nats-route://").trim_start_matches("nats://").trim_end_matches('/');
+    let (h, p) = s.rsplit_once(':')?;
+    Some((h.trim_start_matches('[').trim_end_matches(']').to_string(), p.parse().ok()?))
+}
+
+/// The dialer thread: dials every configured route that is due (explicit routes are
+/// retried forever, `REDIAL` apart) and hands connected sockets to `ROUTE_WORKER`.
+pub fn run_dialer(shared: std::sync::Arc<super::shared::Shared>) {
+    let Some(cl) = shared.cluster.as_ref() else { return };
+    while !shared.is_shutting_down() {
+        for (i, url) in cl.due_urls(Instant::now()) {
+            match dial(&url) {
+                Ok((stream, addr)) => {
+                    let inbox = &shared.inboxes[ROUTE_WORKER as usize];
+                    inbox.control.lock().push(super::snapshot::Control::RouteDialed { stream, addr, url: i });
+                    shared.wake(ROUTE_WORKER as usize);
+                }
+                Err(e) => {
+                    crate::debug!("Error trying to connect to route (attempt to {}): {e}", url.host_port());
+                    cl.dial_done(i, None, Instant::now());
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn dial(url: &RouteUrl) -> std::io::Result<(std::net::TcpStream, SocketAddr)> {
+    use std::net::ToSocketAddrs;
+    let addr = (url.host.as_str(), url.port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))?;
+    let s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_nodelay(true)?;
+    s.set_nonblocking(true)?;
+    Ok((s, addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared_with_routes(n: usize) -> ClusterShared {
+        let opts = ClusterOptions {
+            name: Some("C1".into()),
+            port: -1,
+            routes: (0..n).map(|i| RouteUrl::parse(&format!("nats://127.0.0.1:{}", 5000 + i)).unwrap()).collect(),
+            ..Default::default()
+        };
+        ClusterShared::new(opts, "127.0.0.1:6222".parse().unwrap(), "NME", "me", 1 << 20, Some("127.0.0.1:4222".into()))
+    }
+
+    fn entry(id: &str, cid: u64) -> NewRoute {
+        NewRoute { server_id: id.into(), server_name: id.into(), slot: cid as u32, cid, addr: "127.0.0.1:1".parse().unwrap(), dialed: true }
+    }
+
+    #[test]
+    fn sync_then_updates_then_duplicates() {
+        let c = shared_with_routes(1);
+        assert!(!c.local_changed(b"$G", [(&b"a"[..], None)].into_iter(), true), "no route yet");
+        let mut out = Vec::new();
+        c.register(entry("NP", 7), None, &mut out).unwrap();
+        assert_eq!(out, b"RS+ $G a\r\n");
+        assert!(c.local_changed(b"$G", [(&b"q"[..], Some(&b"g"[..]))].into_iter(), true));
+        let mut got = Vec::new();
+        c.drain_pending(|slot, cid, b| got.push((slot, cid, b.to_vec())));
+        assert_eq!(got, vec![(7, 7, b"RS+ $G q g 1\r\n".to_vec())]);
+        // A second connection to the same server is refused and covers the URL.
+        let now = Instant::now();
+        let due = c.due_urls(now);
+        assert_eq!(due.len(), 1);
+        c.dial_done(0, Some(9), now);
+        assert_eq!(c.register(entry("NP", 9), Some(0), &mut Vec::new()), Err(Duplicate));
+        c.unregister(9, None, Some(0), now, Duration::ZERO);
+        assert!(c.due_urls(now + REDIAL * 2).is_empty(), "covered while NP is linked");
+        c.unregister(7, Some("NP"), None, now, Duration::ZERO);
+        assert_eq!(c.due_urls(now + REDIAL * 2).len(), 1, "redial once the survivor went");
+        assert_eq!(c.num_routes(), 0);
+    }
+
+    #[test]
+    fn self_is_never_redialed_and_failures_wait() {
+        let c = shared_with_routes(2);
+        let now = Instant::now();
+        assert_eq!(c.due_urls(now).len(), 2);
+        c.route_to_self(Some(0));
+        c.dial_done(1, None, now);
+        assert!(c.due_urls(now).is_empty());
+        let due = c.due_urls(now + REDIAL);
+        assert_eq!(due.iter().map(|d| d.0).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(split_advertise("nats-route://ex.com:7000/"), Some(("ex.com".into(), 7000)));
+    }
+}
