@@ -143,28 +143,12 @@ pub fn parse_cluster(v: &Node, c: &mut ClusterOptions) -> Result<(), ConfigError
         match k.to_ascii_lowercase().as_str() {
             "name" => c.name = Some(string(k, val)?),
             "listen" => {
-                let (h, p) = match &val.value {
-                    Value::Int(_) => (None, port(k, val)?),
-                    Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() => {
-                        let n: i64 = s.parse().map_err(|_| err(val, format!("could not parse port {s:?}")))?;
-                        if n > 65535 {
-                            return Err(err(val, format!("listen port {n} is out of range")));
-                        }
-                        (None, n as i32)
-                    }
-                    Value::String(s) => {
-                        let (h, p) = split_host_port(s).ok_or_else(|| err(val, format!("could not parse address string {s:?}")))?;
-                        if !(-1..=65535).contains(&p) {
-                            return Err(err(val, format!("listen port {p} is out of range")));
-                        }
-                        (Some(h), p as i32)
-                    }
-                    other => return Err(err(val, format!("listen: expected port or host:port, got {}", other.type_name()))),
-                };
-                if let Some(h) = h {
+                // The same forms and refusals as the client `listen` (nats-server's parseListen).
+                let hp = super::listen::parse_listen(k, val)?;
+                if let Some(h) = hp.host {
                     c.host = h;
                 }
-                c.port = p;
+                c.port = hp.port;
             }
             "port" => c.port = port(k, val)?,
             "host" | "net" => c.host = string(k, val)?,
