@@ -49,8 +49,8 @@ impl SubResult {
             return;
         }
         match self.find_queue(queue) {
-            Some(i) => self.qsubs[i].extend(members.iter().cloned()),
-            None => self.qsubs.push(members.iter().cloned().collect()),
+            Some(i) => self.qsubs[i].extend(live(members)),
+            None => self.push_group(members),
         }
     }
 
@@ -64,9 +64,7 @@ impl SubResult {
         if self.qsubs.is_empty() {
             // Nothing to merge with: the node's groups are distinct already.
             for (_, members) in groups {
-                if !members.is_empty() {
-                    self.qsubs.push(members.iter().cloned().collect());
-                }
+                self.push_group(members);
             }
             return;
         }
@@ -88,13 +86,24 @@ impl SubResult {
                 continue;
             }
             match by_name.get(name) {
-                Some(&i) => self.qsubs[i].extend(members.iter().cloned()),
+                Some(&i) => self.qsubs[i].extend(live(members)),
                 None => {
-                    by_name.insert(name.into(), self.qsubs.len());
-                    self.qsubs.push(members.iter().cloned().collect());
+                    if self.push_group(members) {
+                        by_name.insert(name.into(), self.qsubs.len() - 1);
+                    }
                 }
             }
         }
+    }
+
+    /// Adds a new group of the live `members`; false (nothing added) when none is live.
+    fn push_group(&mut self, members: &[Arc<Subscription>]) -> bool {
+        let group: QueueGroup = live(members).collect();
+        let added = !group.is_empty();
+        if added {
+            self.qsubs.push(group);
+        }
+        added
     }
 
     /// All subscriptions, plain then queue members (tests, monitoring).
@@ -160,4 +169,10 @@ mod tests {
             assert!(r.qsubs.iter().all(|g| g.iter().all(|s| s.queue == g[0].queue)));
         }
     }
+}
+
+/// The members not yet closed (cloned): what a match result carries.
+#[inline]
+pub(crate) fn live(members: &[Arc<Subscription>]) -> impl Iterator<Item = Arc<Subscription>> + '_ {
+    members.iter().filter(|s| !s.is_closed()).cloned()
 }

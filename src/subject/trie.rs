@@ -5,7 +5,7 @@ use std::sync::Arc;
 use ahash::AHashMap;
 use smallvec::SmallVec;
 
-use super::result::SubResult;
+use super::result::{live, SubResult};
 use super::sub::Subscription;
 use super::subset::{QGroups, SubSet};
 use super::validate::{is_fwc, is_pwc, tokens};
@@ -45,7 +45,9 @@ impl Node {
     }
 
     fn add_to_result(&self, r: &mut SubResult) {
-        r.psubs.extend(self.psubs.as_slice().iter().cloned());
+        // Closed ones (their connection is gone, waiting to be reaped) are left out: a
+        // subject whose 200k subscribers just left must not clone 200k `Arc`s per match.
+        r.psubs.extend(live(self.psubs.as_slice()));
         if !self.qsubs.is_empty() {
             r.add_queue_groups(self.qsubs.iter().map(|g| (&*g.name, g.subs.as_slice())));
         }
