@@ -3,7 +3,7 @@
 //! is v1 (signed over the claims part only); its type, tags and issuer account move into
 //! `nats`, and of the `nats` part only what v1 had is kept. Older tooling (and the nats-py
 //! test fixtures) still produce such tokens, and nats-server accepts them.
-use super::claims::{Account, Activation, Claims, ExportType, Operator, TimeRange, User, NO_LIMIT};
+use super::claims::{Account, Activation, Claims, ExportType, Operator, User, NO_LIMIT};
 use super::JwtError;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -38,16 +38,15 @@ pub fn check_version<T: NatsPart>(c: &Claims<T>) -> Result<(), JwtError> {
     }
 }
 
-/// The v1 `nats` fields v2 dropped or defaults differently; `None` when absent.
+/// The v1 user limits, whose default differs in v2; `None` when absent. (v1's `max`,
+/// and an activation's `max`, `payload`, `src` and `times`, have no v2 counterpart and are
+/// dropped: nats-server 2.9.10 accepts a v1 user with `max` set.)
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct V1Fields {
-    max: Option<i64>,
     subs: Option<i64>,
     data: Option<i64>,
     payload: Option<i64>,
-    src: Option<serde_json::Value>,
-    times: Option<Vec<TimeRange>>,
 }
 
 fn v1_fields(body: &[u8]) -> Result<V1Fields, JwtError> {
@@ -71,10 +70,6 @@ impl NatsPart for User {
 
     fn migrate_v1(c: &mut Claims<User>, body: &[u8]) -> Result<(), JwtError> {
         let raw = v1_fields(body)?;
-        // v1's `max` has no v2 counterpart: only its default (unlimited) migrates.
-        if raw.max.unwrap_or(NO_LIMIT) != NO_LIMIT {
-            return Err(JwtError::Invalid("jwtV1 user: deprecated Max/Times in jwtV2".into()));
-        }
         let (kind, tags, issuer_account) = take_top(c);
         let old = std::mem::take(&mut c.nats);
         c.nats = User {
@@ -147,16 +142,7 @@ impl NatsPart for Activation {
         self.version
     }
 
-    fn migrate_v1(c: &mut Claims<Activation>, body: &[u8]) -> Result<(), JwtError> {
-        let raw = v1_fields(body)?;
-        let src_set = raw.src.as_ref().is_some_and(|s| !s.is_null() && s.as_str() != Some(""));
-        if raw.max.unwrap_or(NO_LIMIT) != NO_LIMIT
-            || raw.payload.unwrap_or(NO_LIMIT) != NO_LIMIT
-            || src_set
-            || raw.times.is_some_and(|t| !t.is_empty())
-        {
-            return Err(JwtError::Invalid("jwtV1 activation: deprecated Max/Payload/Src/Times in jwtV2".into()));
-        }
+    fn migrate_v1(c: &mut Claims<Activation>, _body: &[u8]) -> Result<(), JwtError> {
         let (claim_type, _, issuer_account) = take_top(c);
         let old = std::mem::take(&mut c.nats);
         // v1 named the import type `nats.type` (v2: `nats.kind`, `type` being the claim type).
