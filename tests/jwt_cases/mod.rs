@@ -110,10 +110,10 @@ fn v1_transcript(t: Target) -> Vec<String> {
     let mut out = Vec::new();
     {
         let s = TestServer::start_on(t, Some(&py_config()), &[]);
-        let (mut foo, first) = raw_user(s.port, &py_user("foo-user.creds"));
+        let (mut foo_user, first) = raw_user(s.port, &py_user("foo-user.creds"));
         out.push(format!("py foo: {first}"));
         let payload = "x".repeat(300);
-        out.push(format!("py foo pub/sub: {}", exchange(&mut foo, &format!("SUB help 1\r\nPUB help 300\r\n{payload}\r\n")).len()));
+        out.push(format!("py foo pub/sub: {}", exchange(&mut foo_user, &format!("SUB help 1\r\nPUB help 300\r\n{payload}\r\n")).len()));
         out.push(format!("py bar: {}", raw_user(s.port, &py_user("bar-user.creds")).1));
     }
     let dir = tempfile::tempdir().expect("tempdir");
