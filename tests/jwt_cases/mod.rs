@@ -208,14 +208,24 @@ fn nats_py_with_its_v1_fixtures() {
 
 // --- item 9: an expired account refuses new connections ---
 
-/// A user of an account expiring in 2 s: connected, closed at the expiry, and a new
+/// A user of an account expiring in 3 s: connected, closed at the expiry, and a new
 /// connection right after (within the expiry's second) is refused.
 fn account_expiry_reconnect_transcript(t: Target) -> Vec<String> {
     let dir = tempfile::tempdir().expect("tempdir");
     let op = operator();
-    let acc = account(&op, |c| c.exp = now() + 2);
+    // 3 s: the start and the wait below for a whole second leave at least one second.
+    let acc = account(&op, |c| c.exp = now() + 3);
     let u = user(&acc, |_| {});
     let s = TestServer::start_on(t, Some(&config(dir.path(), &op, &[&acc])), &[]);
+    // Connect just after a whole second, so the close (at `exp` plus this fraction) and
+    // the new connection fall in the expiry's own second, the one natrix used to admit.
+    let subsec = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_millis());
+    for _ in 0..110 {
+        if subsec() < 50 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let (mut c, first) = raw_user(s.port, &u);
     let (rest, closed) = c.read_until_closed(Duration::from_secs(6));
     let again = raw_user(s.port, &u).1;
