@@ -361,7 +361,7 @@ fn trusted_keys_without_operator_jwt() {
 
 // --- nats-io/jwt v1 tokens (read and migrated as the v2 library does) ---
 
-/// The nats-py test fixtures (see tests/jwt_v1/README.md).
+/// The v1 fixtures of tests/jwt_v1 (see its README).
 const PY_OP: &str = include_str!("../../tests/jwt_v1/op.jwt");
 const PY_FOO_ACCOUNT: &str = include_str!("../../tests/jwt_v1/foo-account.jwt");
 const PY_FOO_USER: &str = include_str!("../../tests/jwt_v1/foo-user.creds");
@@ -378,7 +378,7 @@ fn v1_token(claims: serde_json::Value, kp: &KeyPair) -> String {
 }
 
 #[test]
-fn nats_py_v1_fixtures_decode() {
+fn v1_fixtures_decode() {
     let op = decode_operator(creds::decorated_jwt(PY_OP)).expect("v1 operator");
     assert_eq!(op.name, "test_operator");
     assert_eq!((op.nats.kind.as_str(), op.nats.version), ("operator", 1));

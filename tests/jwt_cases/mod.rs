@@ -1,5 +1,5 @@
 //! Issue 14's operator-mode cases, each differential against nats-server 2.9.10: an
-//! untrusted account among the preloaded ones, v1 JWTs (generated here and the nats-py
+//! untrusted account among the preloaded ones, v1 JWTs (generated here and the v1
 //! fixtures), new connections of an expired account, and imports whose activation token
 //! expires while the server runs. A submodule of `tests/jwt.rs` (its helpers).
 use super::*;
@@ -80,14 +80,14 @@ fn untrusted_account_same_as_nats_server() {
 
 const PY_FOO_ACCOUNT: &str = include_str!("../jwt_v1/foo-account.jwt");
 const PY_BAR_ACCOUNT: &str = include_str!("../jwt_v1/bar-account.jwt");
-const PY_FOO_ACCOUNT_KEY: &str = "AD7SEANS6BCBF6FHIB7SQ3UGJVPW53BXOALP75YXJBBXQL7EAFB6NJNA";
-const PY_BAR_ACCOUNT_KEY: &str = "AAXPTP32BD73YW3ACUY6DPXKWBSUW4VEZNE3LD4FUOFDP6KDU43PQVU2";
+const PY_FOO_ACCOUNT_KEY: &str = "ACUHBHQ3XHTLODE66FRJOT4RPHJU4JBRHQAUXQT33LF2HGUJEI3IYW34";
+const PY_BAR_ACCOUNT_KEY: &str = "ACVYU2XDMWOIIIAZ5BAOB2G3CNIR6COYKVS6OOT4TLPI3VGAI34H6MKX";
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jwt_v1").join(name)
 }
 
-/// The nats-py suite's server config (`tests/nkeys/resolver_preload.conf`).
+/// A config of the shape the nats-py suite uses: an operator and preloaded v1 accounts.
 fn py_config() -> String {
     format!(
         "operator = \"{}\"\nresolver = MEMORY\nresolver_preload = {{\n  {PY_FOO_ACCOUNT_KEY} : \"{}\"\n  {PY_BAR_ACCOUNT_KEY} : \"{}\"\n}}\n",
@@ -103,7 +103,7 @@ fn py_user(name: &str) -> Usr {
     Usr { kp: KeyPair::from_seed(&c.seed).expect("seed"), jwt: c.jwt }
 }
 
-/// The nats-py fixtures (v1 operator, accounts and users), then a chain generated here
+/// The v1 fixtures in tests/jwt_v1 (operator, accounts and users), then a chain generated here
 /// in v1 form: logins, a subscription and a 300-byte message (v1 users without limits
 /// are unlimited), a v1 permission, a v1 user with the deprecated `max` (ignored).
 fn v1_transcript(t: Target) -> Vec<String> {
@@ -177,9 +177,9 @@ fn v1_jwts_same_as_nats_server() {
     assert_eq!(v1_transcript(Target::Natrix), v1_transcript(Target::NatsServer));
 }
 
-/// nats-py itself with its own v1 fixture (`foo-user.creds`), as its test suite does.
+/// nats-py itself with a v1 `.creds` fixture (`foo-user.creds`), as its own test suite does.
 #[test]
-fn nats_py_with_its_v1_fixtures() {
+fn nats_py_with_v1_creds() {
     let ok = std::process::Command::new("python3").args(["-c", "import nats, nkeys"]).output().map(|o| o.status.success()).unwrap_or(false);
     if !ok {
         if std::env::var_os("NATRIX_REQUIRE_CLIENTS").is_some() {
