@@ -33,6 +33,14 @@ pub struct Claims<T> {
     pub exp: i64,
     #[serde(skip_serializing_if = "is_zero")]
     pub nbf: i64,
+    /// nats-io/jwt v1 kept the claim type, tags and (user, activation) issuer account at
+    /// the top level; `codec::decode` moves them into `nats` (see `v1`). Empty in v2.
+    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
+    pub v1_type: String,
+    #[serde(rename = "tags", skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub v1_tags: Vec<String>,
+    #[serde(rename = "issuer_account", skip_serializing_if = "String::is_empty")]
+    pub v1_issuer_account: String,
     pub nats: T,
 }
 

@@ -1,13 +1,14 @@
 //! JWT text: `b64url(header).b64url(claims).b64url(signature)`, the signature being the
-//! issuer nkey's ed25519 over the ASCII `header.claims` (v2; v1's `ed25519` tokens,
-//! signed over the claims part only, are still read).
+//! issuer nkey's ed25519 over the ASCII `header.claims` (v2; v1 claims, signed over the
+//! claims part only, are still read and migrated: see `v1`).
 use super::claims::{AccountClaims, ActivationClaims, Claims, OperatorClaims, UserClaims};
+use super::v1::{self, NatsPart};
 use super::JwtError;
 use base64::Engine as _;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 const HEADER_V2: &str = r#"{"typ":"JWT","alg":"ed25519-nkey"}"#;
+const HEADER_V1: &str = r#"{"typ":"jwt","alg":"ed25519"}"#;
 /// Longest token accepted (nats-server has no limit, but a CONNECT line is bounded anyway).
 pub const MAX_TOKEN_LEN: usize = 1 << 20;
 
@@ -54,8 +55,9 @@ fn b64_encode(b: &[u8]) -> String {
 }
 
 /// Decodes a token and checks its signature against its own `iss`; does not look at
-/// the claim type, times or who the issuer is (see the typed `decode_*`).
-pub fn decode<T: DeserializeOwned + Default>(token: &str) -> Result<Claims<T>, JwtError> {
+/// the claim type, times or who the issuer is (see the typed `decode_*`). v1 claims come
+/// back migrated to v2's shape.
+pub fn decode<T: NatsPart>(token: &str) -> Result<Claims<T>, JwtError> {
     let token = token.trim();
     if token.len() > MAX_TOKEN_LEN {
         return Err(JwtError::TooLong);
@@ -69,22 +71,36 @@ pub fn decode<T: DeserializeOwned + Default>(token: &str) -> Result<Claims<T>, J
         return Err(JwtError::Header(format!("not supported type {:?}", header.typ)));
     }
     let alg = header.alg.to_ascii_lowercase();
-    let v1 = match alg.as_str() {
-        "ed25519-nkey" => false,
-        "ed25519" => true,
-        _ => return Err(JwtError::Header(format!("unexpected {:?} algorithm", header.alg))),
-    };
+    if alg != "ed25519-nkey" && alg != "ed25519" {
+        return Err(JwtError::Header(format!("unexpected {:?} algorithm", header.alg)));
+    }
     let body = b64_decode(c)?;
-    let claims: Claims<T> = serde_json::from_slice(&body).map_err(|e| JwtError::Json(e.to_string()))?;
+    let mut claims: Claims<T> = serde_json::from_slice(&body).map_err(|e| JwtError::Json(e.to_string()))?;
+    v1::check_version(&claims)?;
     let sig = b64_decode(s)?;
-    let signed = if v1 { c } else { &token[..h.len() + 1 + c.len()] };
+    // As nats-io/jwt: the claim version, not the header, says what was signed.
+    let is_v1 = v1::is_v1(&claims);
+    let signed = if is_v1 { c } else { &token[..h.len() + 1 + c.len()] };
     let issuer = nkeys::KeyPair::from_public_key(&claims.iss).map_err(|_| JwtError::BadIssuer(claims.iss.clone()))?;
     issuer.verify(signed.as_bytes(), &sig).map_err(|_| JwtError::Signature)?;
+    if is_v1 {
+        T::migrate_v1(&mut claims, &body)?;
+    }
     Ok(claims)
 }
 
 /// Signs `claims` with `kp` (filling in `iss`, and `iat`/`jti` when empty).
 pub fn encode<T: Serialize>(claims: &mut Claims<T>, kp: &nkeys::KeyPair) -> Result<String, JwtError> {
+    sign(claims, kp, false)
+}
+
+/// Signs `claims` as nats-io/jwt v1 did: header `ed25519`, signature over the claims part
+/// only. The caller puts the claim type in `v1_type` (and the `nats` part in v1's shape).
+pub fn encode_v1<T: Serialize>(claims: &mut Claims<T>, kp: &nkeys::KeyPair) -> Result<String, JwtError> {
+    sign(claims, kp, true)
+}
+
+fn sign<T: Serialize>(claims: &mut Claims<T>, kp: &nkeys::KeyPair, v1: bool) -> Result<String, JwtError> {
     claims.iss = kp.public_key();
     if claims.iat == 0 {
         claims.iat = super::now_unix();
@@ -94,9 +110,10 @@ pub fn encode<T: Serialize>(claims: &mut Claims<T>, kp: &nkeys::KeyPair) -> Resu
         getrandom::fill(&mut id).map_err(|e| JwtError::Sign(e.to_string()))?;
         claims.jti = id.iter().map(|b| format!("{b:02X}")).collect();
     }
-    let body = serde_json::to_vec(claims).map_err(|e| JwtError::Json(e.to_string()))?;
-    let signed = format!("{}.{}", b64_encode(HEADER_V2.as_bytes()), b64_encode(&body));
-    let sig = kp.sign(signed.as_bytes()).map_err(|e| JwtError::Sign(e.to_string()))?;
+    let body = b64_encode(&serde_json::to_vec(claims).map_err(|e| JwtError::Json(e.to_string()))?);
+    let header = b64_encode(if v1 { HEADER_V1 } else { HEADER_V2 }.as_bytes());
+    let signed = format!("{header}.{body}");
+    let sig = kp.sign(if v1 { &body } else { &signed }.as_bytes()).map_err(|e| JwtError::Sign(e.to_string()))?;
     Ok(format!("{signed}.{}", b64_encode(&sig)))
 }
 

@@ -192,8 +192,9 @@ pub fn parse_preload(k: &str, v: &Node, trust: &mut TrustConfig) -> Result<(), C
     let entries = v.as_map().ok_or_else(|| err(&v.pos, format!("\"{k}\" must be a map")))?;
     for (key, val) in entries {
         let jwt = val.as_str().ok_or_else(|| err(&val.pos, "resolver_preload values must be account JWTs"))?;
-        let claims = codec::decode_account(jwt)
-            .map_err(|e| err(&val.pos, format!("preload account error for {:?}: {e}", key.name)))?;
+        // Only a JWT that does not decode is a config error (nats-server's text and
+        // position); one not signed by a trusted operator is left out when loaded.
+        let claims = codec::decode_account(jwt).map_err(|_| err(&key.pos, "invalid account JWT"))?;
         if claims.sub != key.name {
             return Err(err(&key.pos, format!("preload account error for {:?}: JWT subject is {}", key.name, claims.sub)));
         }
@@ -210,9 +211,10 @@ pub fn parse_preload(k: &str, v: &Node, trust: &mut TrustConfig) -> Result<(), C
     Ok(())
 }
 
-/// Cross-checks once every key is read: preloads and a resolver need an operator, each
-/// preloaded account must be signed by a trusted key; operator mode excludes the
-/// `authorization` users, `accounts` and `no_auth_user`.
+/// Cross-checks once every key is read: preloads and a resolver need an operator;
+/// operator mode excludes the `authorization` users, `accounts` and `no_auth_user`.
+/// A preloaded account not signed by a trusted key does not stop the server (as
+/// nats-server): `JwtAuth` leaves it out with a warning and its users are refused.
 pub fn check(auth: &crate::auth::AuthConfig) -> Result<(), ConfigError> {
     let trust = &auth.trust;
     let at = |p: &Option<Pos>, msg: String| match p {
@@ -224,13 +226,6 @@ pub fn check(auth: &crate::auth::AuthConfig) -> Result<(), ConfigError> {
             return Err(at(&p.pos, "resolver_preload requires an operator or trusted_keys".into()));
         }
         return Ok(());
-    }
-    let signers = trust.trusted_signers();
-    for p in trust.preload.iter().filter(|p| !p.stored) {
-        let Ok(c) = codec::decode_account(&p.jwt) else { continue };
-        if !signers.contains(&c.iss) {
-            return Err(at(&p.pos, format!("preload account error for {:?}: not signed by a trusted operator", p.account)));
-        }
     }
     if auth.token.is_some() || auth.user.is_some() || !auth.users.is_empty() || !auth.accounts.is_empty() {
         return Err(at(&trust.pos, "operators do not allow authorization users, accounts or tokens to be configured".into()));

@@ -12,29 +12,44 @@ use crate::subject;
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// The preloaded, trusted accounts' exports and imports as account configs (named by
-/// the account public key).
-pub fn account_configs(trust: &TrustConfig) -> Vec<AccountConfig> {
+/// The exports and imports of the account JWTs, as configs.
+#[derive(Debug, Default)]
+pub struct JwtImports {
+    /// One per preloaded, trusted account (named by its public key).
+    pub configs: Vec<AccountConfig>,
+    /// The earliest `exp` (Unix seconds) of the activation tokens of the imports kept:
+    /// when it passes, the imports must be computed again (nats-server stops such an
+    /// import at that moment with a timer).
+    pub next_expiry: Option<i64>,
+}
+
+/// The preloaded, trusted accounts' exports and imports as account configs, checked at
+/// `now` (Unix seconds).
+pub fn account_configs(trust: &TrustConfig, now: i64) -> JwtImports {
     if !trust.enabled() {
-        return Vec::new();
+        return JwtImports::default();
     }
     let auth = verify::JwtAuth::new(trust);
     let accounts: HashMap<&str, &AccountClaims> =
         auth.account_keys().filter_map(|k| auth.account(k).map(|a| (k, &a.claims))).collect();
-    let now = super::now_unix();
-    let mut out = Vec::new();
+    let mut out = JwtImports::default();
     for (key, claims) in &accounts {
         let mut cfg = AccountConfig { name: key.to_string(), ..Default::default() };
         cfg.exports = claims.nats.exports.iter().filter(|e| e.kind != ExportType::Unknown).map(export_config).collect();
         for imp in &claims.nats.imports {
             match check_import(key, imp, &accounts, now) {
-                Ok(()) => cfg.imports.push(import_config(imp)),
+                Ok(expires) => {
+                    cfg.imports.push(import_config(imp));
+                    if let Some(e) = expires {
+                        out.next_expiry = Some(out.next_expiry.map_or(e, |n| n.min(e)));
+                    }
+                }
                 Err(e) => crate::warn!("account {key}: import of {:?} from {}: {e}; ignored", imp.subject, imp.account),
             }
         }
-        out.push(cfg);
+        out.configs.push(cfg);
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.configs.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
 
@@ -91,7 +106,8 @@ fn remote_subject(i: &Import) -> &str {
     }
 }
 
-fn check_import(importer: &str, imp: &Import, accounts: &HashMap<&str, &AccountClaims>, now: i64) -> Result<(), JwtError> {
+/// Whether the import may be used; `Ok(Some(exp))` when its activation token expires.
+fn check_import(importer: &str, imp: &Import, accounts: &HashMap<&str, &AccountClaims>, now: i64) -> Result<Option<i64>, JwtError> {
     let exporter = accounts.get(imp.account.as_str()).ok_or_else(|| JwtError::UnknownAccount(imp.account.clone()))?;
     let remote = remote_subject(imp);
     if !subject::is_valid_subject(remote.as_bytes()) {
@@ -104,13 +120,17 @@ fn check_import(importer: &str, imp: &Import, accounts: &HashMap<&str, &AccountC
         .find(|e| e.kind == imp.kind && subject::subject_is_subset(remote.as_bytes(), e.subject.as_bytes()))
         .ok_or_else(|| JwtError::Invalid("no matching export".into()))?;
     if !export.token_req {
-        return Ok(());
+        return Ok(None);
     }
     if imp.token.is_empty() {
         return Err(JwtError::Invalid("private export needs an activation token".into()));
     }
     let act = codec::decode_activation(&imp.token)?;
     codec::check_times(&act, now)?;
+    // nats-server's `checkActivation`: expired once `exp <= now` (whole seconds).
+    if act.exp > 0 && act.exp <= now {
+        return Err(JwtError::Expired);
+    }
     let issuer_ok = act.iss == exporter.sub
         || (act.nats.issuer_account == exporter.sub && exporter.nats.signing_keys.iter().any(|k| k.key() == act.iss));
     if !issuer_ok {
@@ -125,5 +145,5 @@ fn check_import(importer: &str, imp: &Import, accounts: &HashMap<&str, &AccountC
     if verify::is_revoked(&export.revocations, importer, act.iat) {
         return Err(JwtError::Revoked);
     }
-    Ok(())
+    Ok((act.exp > 0).then_some(act.exp))
 }

@@ -5,6 +5,7 @@
 //!
 //! * `claims` — the claim structs (nats-io/jwt v2 JSON).
 //! * `codec` — decoding with signature verification, and an encoder (used by tests).
+//! * `v1` — nats-io/jwt v1 claims, migrated to v2's shape as the v2 library does.
 //! * `creds` — the `.creds` file format.
 //! * `config` — `operator`, `trusted_keys`, `resolver`, `resolver_preload` config keys.
 //! * `verify` — the trust chain at CONNECT: account lookup, issuer checks, nonce
@@ -16,9 +17,10 @@ pub mod creds;
 pub mod imports;
 pub mod resolver;
 pub mod template;
+pub mod v1;
 pub mod verify;
 
-pub use codec::{decode, decode_account, decode_activation, decode_operator, decode_user, encode, KeyKind};
+pub use codec::{decode, decode_account, decode_activation, decode_operator, decode_user, encode, encode_v1, KeyKind};
 pub use config::{ResolverConfig, TrustConfig};
 pub use creds::Creds;
 pub use verify::{JwtAuth, JwtUser};

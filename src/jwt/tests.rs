@@ -206,12 +206,31 @@ fn config_keys() {
     let (o, _) = crate::config::Options::from_str(&conf, std::path::Path::new("t.conf")).expect("conf");
     assert!(o.auth.trust.enabled());
     assert_eq!(o.auth.trust.preload.len(), 1);
-    // A preload from another operator is refused with its position.
+    // A preload from another operator does not stop the server (nats-server starts
+    // too): the account is left out and its users are refused.
     let other = chain();
-    let bad = format!("operator: \"{}\"\nresolver: MEMORY\nresolver_preload {{\n  {}: \"{}\"\n}}\n", c.op_jwt, other.acc.public_key(), other.acc_jwt);
+    let mixed = format!(
+        "operator: \"{}\"\nresolver: MEMORY\nresolver_preload {{\n  {}: \"{}\"\n  {}: \"{}\"\n}}\n",
+        c.op_jwt,
+        c.acc.public_key(),
+        c.acc_jwt,
+        other.acc.public_key(),
+        other.acc_jwt
+    );
+    let (o, _) = crate::config::Options::from_str(&mixed, std::path::Path::new("t.conf")).expect("an untrusted account is no config error");
+    let auth = JwtAuth::new(&o.auth.trust);
+    assert!(auth.account(&c.acc.public_key()).is_some());
+    assert!(auth.account(&other.acc.public_key()).is_none());
+    let nonce = b"n";
+    let stranger = user_jwt(&other, |_| {});
+    let r = auth.authenticate(Some(&stranger), Some(&sign(&other.user, nonce)), Some(nonce), peer());
+    assert_eq!(r.unwrap_err(), JwtError::UnknownAccount(other.acc.public_key()));
+    let mine = user_jwt(&c, |_| {});
+    assert!(auth.authenticate(Some(&mine), Some(&sign(&c.user, nonce)), Some(nonce), peer()).is_ok());
+    // A value that is no account JWT at all is a config error, as nats-server words it.
+    let bad = format!("operator: \"{}\"\nresolver: MEMORY\nresolver_preload {{\n  {}: \"eyJnope\"\n}}\n", c.op_jwt, other.acc.public_key());
     let e = crate::config::Options::from_str(&bad, std::path::Path::new("t.conf")).unwrap_err().to_string();
-    assert!(e.starts_with("t.conf:4:"), "{e}");
-    assert!(e.contains("not signed by a trusted operator"), "{e}");
+    assert_eq!(e, "t.conf:4:3: invalid account JWT");
     let e = crate::config::Options::from_str("trusted_keys: [\"Oxyz\"]\n", std::path::Path::new("t.conf")).unwrap_err().to_string();
     assert!(e.contains("valid public operator nkey"), "{e}");
     let e = crate::config::Options::from_str(&format!("operator: \"{}\"\nresolver: \"URL(http://x)\"\n", c.op_jwt), std::path::Path::new("t.conf"))
@@ -318,6 +337,16 @@ fn disallow_bearer_and_account_expiry() {
     c.acc_jwt = encode(&mut Claims { sub: acc_kp.public_key(), exp: now_unix() - 5, nats: Account::unlimited(), ..Default::default() }, &op)
         .expect("acc");
     assert_eq!(login(&c, &user_jwt(&c, |_| {})).unwrap_err(), JwtError::AccountExpired);
+    // In its last second (`exp == now`) nats-server already counts it expired, and its
+    // live users are closed then: new ones are refused too.
+    let t = now_unix();
+    c.acc_jwt = encode(&mut Claims { sub: acc_kp.public_key(), exp: t, nats: Account::unlimited(), ..Default::default() }, &op).expect("acc");
+    let auth = JwtAuth::new(&trust(&c));
+    let nonce = b"n";
+    let jwt = user_jwt(&c, |_| {});
+    let at = |now| Peer { ip: None, now };
+    assert_eq!(auth.authenticate(Some(&jwt), Some(&sign(&c.user, nonce)), Some(nonce), at(t)).unwrap_err(), JwtError::AccountExpired);
+    assert!(auth.authenticate(Some(&jwt), Some(&sign(&c.user, nonce)), Some(nonce), at(t - 1)).is_ok());
 }
 
 #[test]
@@ -328,4 +357,175 @@ fn trusted_keys_without_operator_jwt() {
     let nonce = b"n";
     let jwt = user_jwt(&c, |_| {});
     assert!(JwtAuth::new(&t).authenticate(Some(&jwt), Some(&sign(&c.user, nonce)), Some(nonce), peer()).is_ok());
+}
+
+// --- nats-io/jwt v1 tokens (read and migrated as the v2 library does) ---
+
+/// The v1 fixtures of tests/jwt_v1 (see its README).
+const PY_OP: &str = include_str!("../../tests/jwt_v1/op.jwt");
+const PY_FOO_ACCOUNT: &str = include_str!("../../tests/jwt_v1/foo-account.jwt");
+const PY_FOO_USER: &str = include_str!("../../tests/jwt_v1/foo-user.creds");
+
+/// Signs `claims` (a JSON object) as nats-io/jwt v1 did: header `ed25519`, signature
+/// over the claims part only.
+fn v1_token(claims: serde_json::Value, kp: &KeyPair) -> String {
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let mut claims = claims;
+    claims["iss"] = kp.public_key().into();
+    let body = b64(claims.to_string().as_bytes());
+    let sig = kp.sign(body.as_bytes()).expect("sign");
+    format!("{}.{body}.{}", b64(br#"{"typ":"jwt","alg":"ed25519"}"#), b64(&sig))
+}
+
+#[test]
+fn v1_fixtures_decode() {
+    let op = decode_operator(creds::decorated_jwt(PY_OP)).expect("v1 operator");
+    assert_eq!(op.name, "test_operator");
+    assert_eq!((op.nats.kind.as_str(), op.nats.version), ("operator", 1));
+    let acc = decode_account(PY_FOO_ACCOUNT).expect("v1 account");
+    assert_eq!(acc.iss, op.sub);
+    assert_eq!((acc.nats.kind.as_str(), acc.nats.version), ("account", 1));
+    assert_eq!(acc.nats.limits.subs, -1);
+    assert!(acc.nats.limits.wildcards);
+    let creds = creds::parse(PY_FOO_USER).expect("creds");
+    let user = decode_user(&creds.jwt).expect("v1 user");
+    assert_eq!(user.iss, acc.sub);
+    assert_eq!((user.nats.kind.as_str(), user.nats.version), ("user", 1));
+    // v1 users without limits are unlimited (nats-server 2.9.10 lets them subscribe).
+    assert_eq!((user.nats.subs, user.nats.data, user.nats.payload), (-1, -1, -1));
+    // The whole chain logs in.
+    let trust = TrustConfig {
+        operators: vec![creds::decorated_jwt(PY_OP).to_string()],
+        preload: vec![config::Preload { account: acc.sub.clone(), jwt: PY_FOO_ACCOUNT.trim().into(), pos: None, stored: false }],
+        ..Default::default()
+    };
+    let kp = KeyPair::from_seed(&creds.seed).expect("seed");
+    let nonce = b"nonce";
+    let got = JwtAuth::new(&trust).authenticate(Some(&creds.jwt), Some(&sign(&kp, nonce)), Some(nonce), peer()).expect("login");
+    assert_eq!(got.account, acc.sub);
+    assert_eq!(got.max_subs, None);
+}
+
+#[test]
+fn v1_tokens_migrate() {
+    let (op, acc, user) = (KeyPair::new_operator(), KeyPair::new_account(), KeyPair::new_user());
+    let op_jwt = v1_token(serde_json::json!({"sub": op.public_key(), "type": "operator", "nats": {"system_account": acc.public_key()}}), &op);
+    let o = decode_operator(&op_jwt).expect("operator");
+    assert_eq!(o.nats.system_account, acc.public_key());
+    let acc_jwt = v1_token(
+        serde_json::json!({"sub": acc.public_key(), "type": "account", "tags": ["t1"],
+            "nats": {"limits": {"subs": 5, "conn": 2}, "revocations": {user.public_key(): 10},
+                     "description": "v2 only, dropped"}}),
+        &op,
+    );
+    let a = decode_account(&acc_jwt).expect("account");
+    assert_eq!((a.nats.limits.subs, a.nats.limits.conn, a.nats.limits.payload), (5, 2, 0));
+    assert_eq!(a.nats.tags, vec!["t1".to_string()]);
+    assert_eq!(a.nats.revocations.get(&user.public_key()), Some(&10));
+    assert!(a.nats.description.is_empty());
+    assert!(a.v1_type.is_empty() && a.v1_tags.is_empty(), "moved into nats");
+    let u = v1_token(
+        serde_json::json!({"sub": user.public_key(), "type": "user", "issuer_account": acc.public_key(),
+            "nats": {"pub": {"allow": ["a.>"]}, "subs": 3, "src": "127.0.0.1/32", "allowed_connection_types": ["WEBSOCKET"]}}),
+        &acc,
+    );
+    let u = decode_user(&u).expect("user");
+    assert_eq!(u.nats.issuer_account, acc.public_key());
+    assert_eq!(u.nats.permissions.publish.allow, vec!["a.>".to_string()]);
+    assert_eq!((u.nats.subs, u.nats.payload), (3, -1));
+    assert_eq!(u.nats.src, vec!["127.0.0.1/32".to_string()]);
+    assert!(u.nats.allowed_connection_types.is_empty(), "a v2 field, not migrated");
+    // v1's `max` has no v2 meaning and is dropped (nats-server 2.9.10 accepts such a user).
+    let max = v1_token(serde_json::json!({"sub": user.public_key(), "type": "user", "nats": {"max": 10}}), &acc);
+    assert_eq!(decode_user(&max).expect("max").nats.subs, -1);
+    // A v1 activation: the import type was `nats.type`.
+    let act = v1_token(
+        serde_json::json!({"sub": acc.public_key(), "type": "activation", "nats": {"subject": "svc.x", "type": "service"}}),
+        &acc,
+    );
+    let act = decode_activation(&act).expect("activation");
+    assert_eq!((act.nats.kind, act.nats.subject.as_str()), (claims::ExportType::Service, "svc.x"));
+    let bad_kind = v1_token(
+        serde_json::json!({"sub": acc.public_key(), "type": "activation", "nats": {"subject": "s", "type": "queue"}}),
+        &acc,
+    );
+    assert!(decode_activation(&bad_kind).is_err());
+    // The claim type still has to match.
+    assert!(matches!(decode_user(&acc_jwt), Err(JwtError::WrongType { .. })));
+}
+
+#[test]
+fn v1_and_v2_signatures_and_versions() {
+    let (acc, user) = (KeyPair::new_account(), KeyPair::new_user());
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let v1_body = serde_json::json!({"iss": acc.public_key(), "sub": user.public_key(), "type": "user", "nats": {}}).to_string();
+    // A v1 claim signed over `header.claims` (v2's way) fails: v1 signs the claims only.
+    let header = b64(br#"{"typ":"jwt","alg":"ed25519"}"#);
+    let signed = format!("{header}.{}", b64(v1_body.as_bytes()));
+    let wrong = format!("{signed}.{}", b64(&acc.sign(signed.as_bytes()).expect("sign")));
+    assert_eq!(decode_user(&wrong).unwrap_err(), JwtError::Signature);
+    // The claim version decides, not the header: v2 claims under a v1 header are v2.
+    let v2_body = |version: i64| {
+        serde_json::json!({"iss": acc.public_key(), "sub": user.public_key(), "nats": {"type": "user", "version": version}}).to_string()
+    };
+    let signed = format!("{header}.{}", b64(v2_body(2).as_bytes()));
+    let ok = format!("{signed}.{}", b64(&acc.sign(signed.as_bytes()).expect("sign")));
+    assert_eq!(decode_user(&ok).expect("v2").nats.version, 2);
+    for (version, want) in [(3, "newer version"), (0, "received 0"), (1, "received 1")] {
+        let signed = format!("{header}.{}", b64(v2_body(version).as_bytes()));
+        let token = format!("{signed}.{}", b64(&acc.sign(signed.as_bytes()).expect("sign")));
+        assert!(matches!(decode_user(&token), Err(JwtError::Invalid(m)) if m.contains(want)), "version {version}");
+    }
+    // natrix's own v1 encoder round-trips.
+    let mut c = Claims { sub: user.public_key(), v1_type: "user".into(), nats: User::default(), ..Default::default() };
+    let token = encode_v1(&mut c, &acc).expect("encode");
+    assert_eq!(decode_user(&token).expect("decode").nats.version, 1);
+}
+
+// --- activation tokens that expire while the server runs ---
+
+#[test]
+fn activation_expiry_is_reported_and_enforced() {
+    use claims::{Activation, Export, ExportType, Import};
+    let op = KeyPair::new_operator();
+    let op_jwt = encode(&mut Claims { sub: op.public_key(), nats: Operator::new(), ..Default::default() }, &op).expect("op");
+    let (exp_kp, imp_kp) = (KeyPair::new_account(), KeyPair::new_account());
+    let mut exporter = Account::unlimited();
+    exporter.exports = vec![Export { subject: "svc".into(), kind: ExportType::Service, token_req: true, ..Default::default() }];
+    let exporter_jwt = encode(&mut Claims { sub: exp_kp.public_key(), nats: exporter, ..Default::default() }, &op).expect("exporter");
+    let t = now_unix();
+    let token = |exp: i64| {
+        let nats = Activation { subject: "svc".into(), kind: ExportType::Service, claim_type: "activation".into(), version: 2, ..Default::default() };
+        encode(&mut Claims { sub: imp_kp.public_key(), exp, nats, ..Default::default() }, &exp_kp).expect("activation")
+    };
+    let importer_with = |exps: &[i64]| {
+        let mut a = Account::unlimited();
+        for e in exps {
+            a.imports.push(Import { subject: "svc".into(), account: exp_kp.public_key(), kind: ExportType::Service, token: token(*e), ..Default::default() });
+        }
+        encode(&mut Claims { sub: imp_kp.public_key(), nats: a, ..Default::default() }, &op).expect("importer")
+    };
+    let trust_with = |importer_jwt: String| TrustConfig {
+        operators: vec![op_jwt.clone()],
+        preload: vec![
+            config::Preload { account: exp_kp.public_key(), jwt: exporter_jwt.clone(), pos: None, stored: false },
+            config::Preload { account: imp_kp.public_key(), jwt: importer_jwt, pos: None, stored: false },
+        ],
+        ..Default::default()
+    };
+    let imports_of = |got: &imports::JwtImports| {
+        got.configs.iter().find(|c| c.name == imp_kp.public_key()).map_or(0, |c| c.imports.len())
+    };
+    // Two tokens: the earlier `exp` is the next one to act on.
+    let trust = trust_with(importer_with(&[t + 60, t + 30]));
+    let got = imports::account_configs(&trust, t);
+    assert_eq!((imports_of(&got), got.next_expiry), (2, Some(t + 30)));
+    // At `exp` (nats-server: `exp <= now`) that import stops; the other one is next.
+    let got = imports::account_configs(&trust, t + 30);
+    assert_eq!((imports_of(&got), got.next_expiry), (1, Some(t + 60)));
+    let got = imports::account_configs(&trust, t + 60);
+    assert_eq!((imports_of(&got), got.next_expiry), (0, None));
+    // A token without `exp` never needs another look.
+    let got = imports::account_configs(&trust_with(importer_with(&[0])), t);
+    assert_eq!((imports_of(&got), got.next_expiry), (1, None));
 }

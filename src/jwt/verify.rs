@@ -35,6 +35,11 @@ impl VerifiedAccount {
     pub fn is_revoked(&self, user: &str, iat: i64) -> bool {
         is_revoked(&self.claims.nats.revocations, user, iat)
     }
+
+    /// Whether the account JWT has expired at `now` (Unix seconds): `exp <= now`.
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.claims.exp > 0 && self.claims.exp <= now
+    }
 }
 
 /// nats-server's `isRevoked`.
@@ -177,7 +182,9 @@ impl JwtAuth {
         } else if !uc.nats.issuer_account.is_empty() && uc.nats.issuer_account != uc.iss {
             return Err(JwtError::UnknownIssuer(uc.iss.clone()));
         }
-        if acc.claims.exp > 0 && peer.now > acc.claims.exp {
+        // nats-server marks the account expired once `exp <= now` (whole seconds): from
+        // then on, which is also when its live users are closed, new ones are refused.
+        if acc.is_expired(peer.now) {
             return Err(JwtError::AccountExpired);
         }
         if user.bearer_token && acc.claims.nats.limits.disallow_bearer {

@@ -1,6 +1,7 @@
 //! Accounts: each has its own subscription trie, so subjects are isolated between them.
 use crate::subject::Sublist;
 use parking_lot::RwLock;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::Arc;
 
 pub use crate::account_names::{GLOBAL_ACCOUNT, SYSTEM_ACCOUNT};
@@ -36,13 +37,18 @@ impl Account {
 /// refresh it when they meet an id they do not have yet.
 pub struct AccountTable {
     accounts: RwLock<Vec<Arc<Account>>>,
+    /// Moves each time the routes are installed again; workers compare it at their tick.
+    pub routes_gen: AtomicU64,
+    /// When (Unix seconds) the first activation token of an installed JWT import
+    /// expires; 0 = none. Worker 0 installs the routes again once it has passed.
+    pub import_expiry: AtomicI64,
 }
 
 impl AccountTable {
     /// A table holding the global account (id 0).
     pub fn new() -> Self {
         let global = Arc::new(Account::new(0, GLOBAL_ACCOUNT));
-        AccountTable { accounts: RwLock::new(vec![global]) }
+        AccountTable { accounts: RwLock::new(vec![global]), routes_gen: AtomicU64::new(0), import_expiry: AtomicI64::new(0) }
     }
 
     pub fn global(&self) -> Arc<Account> {

@@ -58,6 +58,8 @@ pub struct Core {
     /// The options in force, and the generation they came from.
     pub opts: Arc<Options>,
     pub(super) opts_gen: u64,
+    /// `AccountTable::routes_gen` when `routes` was last refreshed.
+    routes_gen: u64,
     /// `-V`: trace protocol ops (cached from the logger when options change).
     pub(super) tracing: bool,
     /// Who may connect (from the options in force).
@@ -77,6 +79,7 @@ impl Core {
         let workers = shared.inboxes.len();
         let opts = shared.live_options();
         let opts_gen = shared.live_gen.load(Ordering::Acquire);
+        let routes_gen = shared.accounts.routes_gen.load(Ordering::Acquire);
         let limits = limits_of(&opts);
         let auth = shared.authenticator();
         let tls = shared.tls();
@@ -103,6 +106,7 @@ impl Core {
             info,
             auth,
             tls,
+            routes_gen,
             opts,
             opts_gen,
             tracing: crate::logging::trace_enabled(),
@@ -335,6 +339,7 @@ impl Core {
     }
 
     fn refresh_routes(&mut self) {
+        self.routes_gen = self.shared.accounts.routes_gen.load(Ordering::Acquire);
         self.routes = self.accounts.iter().map(|a| a.routes.read().clone()).collect();
     }
 
@@ -522,6 +527,10 @@ impl Core {
     pub fn tick(&mut self) {
         if self.id == 0 {
             self.expire_responses();
+            self.expire_activations();
+        }
+        if self.shared.accounts.routes_gen.load(Ordering::Acquire) != self.routes_gen {
+            self.refresh_routes();
         }
         self.retry_hash_jobs();
         let now = self.now;

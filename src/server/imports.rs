@@ -217,12 +217,13 @@ fn base62(mut n: u64, width: usize) -> String {
     String::from_utf8(s).unwrap_or_default()
 }
 
-/// Computes every account's routes from the config and installs them.
+/// Computes every account's routes from the config and installs them (workers pick
+/// them up with the options, or at their next tick through `routes_gen`).
 pub fn install(accounts: &super::account::AccountTable, cfg: &AuthConfig) {
     let mut routes: AHashMap<u32, AccountRoutes> = AHashMap::new();
     // Operator mode: the exports and imports of the account JWTs.
-    let from_jwts = crate::jwt::imports::account_configs(&cfg.trust);
-    let all: Vec<&crate::auth::config::AccountConfig> = cfg.accounts.iter().chain(from_jwts.iter()).collect();
+    let from_jwts = crate::jwt::imports::account_configs(&cfg.trust, crate::jwt::now_unix());
+    let all: Vec<&crate::auth::config::AccountConfig> = cfg.accounts.iter().chain(from_jwts.configs.iter()).collect();
     for acc in all.iter().copied() {
         let importer = accounts.get_or_create(&acc.name);
         routes.entry(importer.id).or_default();
@@ -267,6 +268,8 @@ pub fn install(accounts: &super::account::AccountTable, cfg: &AuthConfig) {
         let r = routes.remove(&acc.id).unwrap_or_default();
         *acc.routes.write() = Arc::new(r);
     }
+    accounts.import_expiry.store(from_jwts.next_expiry.unwrap_or(0), std::sync::atomic::Ordering::Release);
+    accounts.routes_gen.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
 }
 
 impl Core {

@@ -1,7 +1,8 @@
 //! Connections admitted by a JWT: their credentials expire (the user JWT's `exp`, the
 //! end of the connect-time window, or the account JWT's `exp`), after which they are
 //! closed with nats-server's `User Authentication Expired` (or `Account Authentication
-//! Expired`); the account `conn` limit; `$SYS` account claim updates and lookups.
+//! Expired`); the account `conn` limit; `$SYS` account claim updates and lookups;
+//! imports whose activation token expires.
 use super::conn::CloseReason;
 use super::core::Core;
 use crate::jwt::resolver;
@@ -145,6 +146,20 @@ impl Core {
         let Some(reply) = msg.reply else { return };
         let m = Message { subject: reply, reply: None, headers: None, payload: response.as_bytes(), is_hpub: false };
         self.route_in_account(acc, slot, cid, true, &m, None, false);
+    }
+
+    /// Once the first activation token of a JWT import has expired, installs the routes
+    /// again (which leaves that import out), as nats-server's activation timer does.
+    pub(super) fn expire_activations(&mut self) {
+        let due = |exp: i64| exp > 0 && crate::jwt::now_unix() >= exp;
+        if !due(self.shared.accounts.import_expiry.load(Ordering::Acquire)) {
+            return;
+        }
+        let _serial = UPDATES.lock().unwrap_or_else(|e| e.into_inner());
+        if due(self.shared.accounts.import_expiry.load(Ordering::Acquire)) {
+            let live = self.shared.live_options();
+            super::imports::install(&self.shared.accounts, &live.auth);
+        }
     }
 
     /// Verifies and applies an account JWT update; returns nats-server's JSON answer.
