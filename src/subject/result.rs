@@ -50,7 +50,9 @@ impl SubResult {
         }
         match self.find_queue(queue) {
             Some(i) => self.qsubs[i].extend(live(members)),
-            None => self.push_group(members),
+            None => {
+                self.push_group(members);
+            }
         }
     }
 
