@@ -187,6 +187,11 @@ impl<T> RemoteInterest<T> {
     }
 
     /// Keys (for `/routez?subs=1`).
+    /// The handles of the current interest (for monitoring).
+    pub fn handles(&self) -> impl Iterator<Item = &T> {
+        self.entries.values().filter_map(|(_, h)| h.as_ref())
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
         self.entries.keys().map(Vec::as_slice)
     }

@@ -44,6 +44,8 @@ pub enum Action {
     CloseSilently(&'static str),
     /// The peer's first INFO: register the route (the shell settles duplicates by ID).
     Register(Box<RouteInfo>),
+    /// The registered peer announced lame duck mode: its client URLs go.
+    PeerLameDuck,
 }
 
 /// The handshake state of one route connection.
@@ -107,8 +109,11 @@ impl Link {
             return Action::Refuse("Protocol Error".into());
         };
         if self.phase == Phase::Registered {
-            // Gossip about another server, or an update of the peer (ldm, permissions):
-            // natrix makes no implicit routes, so both only update what we show.
+            // Gossip about another server (natrix makes no implicit routes), or an
+            // update of the peer: only lame duck mode changes what we do.
+            if info.server_id == self.peer_id && info.lame_duck_mode {
+                return Action::PeerLameDuck;
+            }
             return Action::None;
         }
         if info.server_id.is_empty() {
@@ -160,6 +165,8 @@ mod tests {
         assert!(l.registered() && l.peer_headers);
         // Gossip on an established link changes nothing.
         assert_eq!(l.on_info(&info("NX", "x", "C1"), &LOCAL), Action::None);
+        assert_eq!(l.on_info(br#"{"server_id":"NX","ldm":true}"#, &LOCAL), Action::None, "gossip");
+        assert_eq!(l.on_info(br#"{"server_id":"NP","ldm":true}"#, &LOCAL), Action::PeerLameDuck);
     }
 
     #[test]

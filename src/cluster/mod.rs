@@ -3,13 +3,15 @@
 //! `parser` (RS+/RS-/RMSG/HMSG/INFO/CONNECT/PING/PONG/+OK/-ERR frames), `encode`,
 //! `info` (route INFO/CONNECT JSON and the handshake checks) and `interest` (local
 //! interest counts → RS+/RS- updates; a peer's interest by raw key, with queue
-//! weights), `link` (one route's handshake decisions). The mio integration is
+//! weights), `link` (one route's handshake decisions), `urls` (the client
+//! `connect_urls` the routes bring). The mio integration is
 //! `server::cluster_conn` and `server::cluster_state`; nothing here does I/O.
 pub mod encode;
 pub mod info;
 pub mod interest;
 pub mod link;
 pub mod parser;
+pub mod urls;
 #[cfg(test)]
 mod proptests;
 

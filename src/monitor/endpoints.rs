@@ -50,7 +50,7 @@ pub struct Varz {
     max_control_line: u32,
     max_payload: u32,
     max_pending: u64,
-    cluster: Empty,
+    cluster: ClusterVarz,
     gateway: Empty,
     leaf: Empty,
     mqtt: Empty,
@@ -87,6 +87,45 @@ fn is_zero_u32(n: &u32) -> bool {
     *n == 0
 }
 
+/// The `/varz` `cluster` block (nats-server 2.9.10 `ClusterOptsVarz`: every field
+/// omitted when empty, so `{}` without clustering).
+#[derive(Serialize, Default)]
+struct ClusterVarz {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    name: String,
+    #[serde(rename = "addr", skip_serializing_if = "String::is_empty")]
+    host: String,
+    #[serde(rename = "cluster_port", skip_serializing_if = "is_zero_u16")]
+    port: u16,
+    #[serde(serialize_with = "go_float", skip_serializing_if = "is_zero_f64")]
+    auth_timeout: f64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    urls: Vec<String>,
+    #[serde(serialize_with = "go_float", skip_serializing_if = "is_zero_f64")]
+    tls_timeout: f64,
+}
+
+fn is_zero_u16(n: &u16) -> bool {
+    *n == 0
+}
+
+fn is_zero_f64(n: &f64) -> bool {
+    *n == 0.0
+}
+
+fn cluster_varz(shared: &Shared) -> ClusterVarz {
+    let Some(cl) = shared.cluster.as_ref() else { return ClusterVarz::default() };
+    ClusterVarz {
+        name: cl.name.clone(),
+        host: cl.opts.host.clone(),
+        port: cl.listen.port(),
+        auth_timeout: cl.opts.auth_timeout.map_or(2.0, |d| d.as_secs_f64()),
+        urls: cl.opts.routes.iter().map(|u| u.host_port()).collect(),
+        // Routes have no TLS in natrix; nats-server shows its default timeout.
+        tls_timeout: 2.0,
+    }
+}
+
 pub fn varz(shared: &Shared, started: SystemTime, http_stats: std::collections::BTreeMap<String, u64>) -> Varz {
     let o = shared.live_options();
     let auth = shared.authenticator();
@@ -117,7 +156,7 @@ pub fn varz(shared: &Shared, started: SystemTime, http_stats: std::collections::
         max_control_line: o.max_control_line,
         max_payload: o.max_payload,
         max_pending: o.max_pending,
-        cluster: Empty {},
+        cluster: cluster_varz(shared),
         gateway: Empty {},
         leaf: Empty {},
         mqtt: Empty {},
@@ -134,8 +173,8 @@ pub fn varz(shared: &Shared, started: SystemTime, http_stats: std::collections::
         cpu: super::procinfo::cpu_percent(),
         connections: shared.num_conns.load(Ordering::Relaxed),
         total_connections: st.total_connections.load(Ordering::Relaxed),
-        routes: 0,
-        remotes: 0,
+        routes: shared.cluster.as_ref().map_or(0, |c| c.num_routes() as u32),
+        remotes: shared.cluster.as_ref().map_or(0, |c| c.num_routes() as u32),
         leafnodes: 0,
         in_msgs: st.in_msgs.load(Ordering::Relaxed),
         out_msgs: st.out_msgs.load(Ordering::Relaxed),

@@ -6,6 +6,7 @@ pub mod format;
 mod gnatsd;
 pub mod https;
 mod metrics;
+mod routez;
 pub mod procinfo;
 
 use crate::server::shared::Shared;
@@ -129,7 +130,7 @@ pub(crate) fn handle(shared: &Shared, started: SystemTime, stats: &Mutex<BTreeMa
     let path = path.strip_prefix(base).unwrap_or(path);
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     let q = Query::parse(query);
-    let known = ["/", "/varz", "/connz", "/subsz", "/subscriptionsz", "/accountz", "/healthz", "/metrics"];
+    let known = ["/", "/varz", "/connz", "/routez", "/subsz", "/subscriptionsz", "/accountz", "/healthz", "/metrics"];
     if !known.contains(&path) {
         return (404, "text/plain", b"404 page not found\n".to_vec());
     }
@@ -161,6 +162,7 @@ pub(crate) fn handle(shared: &Shared, started: SystemTime, stats: &Mutex<BTreeMa
     match path {
         "/varz" => json(body(&endpoints::varz(shared, started, counts))),
         "/connz" => json(endpoints::connz(shared, &q).and_then(|c| body(&c))),
+        "/routez" => json(routez::routez(shared, &q).and_then(|c| body(&c))),
         "/subsz" | "/subscriptionsz" => json(endpoints::subsz(shared, &q).and_then(|c| body(&c))),
         "/accountz" => json(endpoints::accountz(shared, &q).and_then(|c| body(&c))),
         "/healthz" => json(body(&serde_json::json!({"status": "ok"}))),
@@ -173,7 +175,7 @@ pub(crate) fn handle(shared: &Shared, started: SystemTime, stats: &Mutex<BTreeMa
 }
 
 fn index(base: &str) -> String {
-    let links: String = ["varz", "connz", "subsz", "accountz", "healthz", "metrics"]
+    let links: String = ["varz", "connz", "routez", "subsz", "accountz", "healthz", "metrics"]
         .iter()
         .map(|p| format!("<a href=\"{base}/{p}\">{p}</a><br/>\n"))
         .collect();

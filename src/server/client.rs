@@ -28,6 +28,10 @@ impl Core {
                     c.active = true;
                 }
                 self.send_raw(slot, proto::PONG);
+                // nats-server writes the INFO a client missed right after its first PONG.
+                if self.conn(slot).is_some_and(|c| c.connected) {
+                    self.first_pong(slot);
+                }
             }
             Frame::Pong => {
                 if let Some(c) = self.conn_mut(slot) {

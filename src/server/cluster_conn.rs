@@ -201,12 +201,19 @@ impl Core {
                 self.close(slot, CloseReason::DuplicateRoute);
             }
             Action::Register(info) => self.register_route(slot, &info),
+            Action::PeerLameDuck => {
+                let cid = self.conn(slot).map_or(0, |c| c.cid);
+                if self.shared.cluster.as_ref().is_some_and(|cl| cl.peer_lame_duck(cid)) {
+                    self.shared.wake_all();
+                }
+            }
         }
     }
 
     fn register_route(&mut self, slot: u32, info: &crate::cluster::info::RouteInfo) {
         let shared = self.shared.clone();
         let Some(cl) = shared.cluster.as_ref() else { return };
+        let now = self.now;
         let Some(c) = self.conn_mut(slot) else { return };
         let Some(r) = c.route.as_deref() else { return };
         let new = NewRoute {
@@ -216,13 +223,20 @@ impl Core {
             cid: c.cid,
             addr: c.addr,
             dialed: r.link.role == Role::Dialed,
+            connect_urls: info.connect_urls.clone(),
         };
         let url = r.url;
         let addr = c.addr;
+        // The handshake time is the RTT estimate /routez shows (as for clients, whose
+        // estimate is accept-to-CONNECT).
+        c.rtt_ns = u64::try_from(now.saturating_duration_since(c.start).as_nanos()).unwrap_or(u64::MAX).max(1);
         match cl.register(new, url, &mut c.out.buf) {
-            Ok(()) => {
+            Ok(urls_changed) => {
                 crate::info!("{addr} - rid:{} - Route connection registered: {} ({})", c.cid, info.server_id, info.server_name);
                 self.mark_dirty(slot);
+                if urls_changed {
+                    shared.wake_all();
+                }
             }
             Err(_) => {
                 crate::debug!("{addr} - Duplicate route to {}, closing the new connection", info.server_id);
@@ -418,7 +432,9 @@ impl Core {
         }
         let peer = (!r.link.peer_id.is_empty()).then_some(r.link.peer_id.as_str());
         if let Some(cl) = self.shared.cluster.as_ref() {
-            cl.unregister(conn.cid, peer, r.url, self.now, jitter);
+            if cl.unregister(conn.cid, peer, r.url, self.now, jitter) {
+                self.shared.wake_all();
+            }
         }
         crate::debug!("{} - rid:{} - Route connection closed", conn.addr, conn.cid);
     }

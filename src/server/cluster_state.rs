@@ -4,10 +4,11 @@
 //! events only, never per message. All route connections live on `ROUTE_WORKER`.
 use crate::cluster::info::{RouteConnect, RouteInfo};
 use crate::cluster::interest::LocalInterest;
+use crate::cluster::urls::ClientUrls;
 use crate::config::cluster::{ClusterOptions, RouteUrl};
 use parking_lot::Mutex;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The worker that owns every route connection (the cluster listener and the dialed
@@ -26,6 +27,8 @@ pub struct RouteEntry {
     pub cid: u64,
     pub addr: SocketAddr,
     pub dialed: bool,
+    /// The client URLs the peer announced (cleared when it enters lame duck mode).
+    client_urls: Vec<String>,
     /// RS+/RS- lines queued for this route by any worker; `ROUTE_WORKER` moves them
     /// into the connection's output.
     pending: Vec<u8>,
@@ -48,6 +51,7 @@ struct State {
     local: LocalInterest,
     routes: Vec<RouteEntry>,
     urls: Vec<UrlState>,
+    client_urls: ClientUrls,
 }
 
 /// A route to register.
@@ -58,6 +62,8 @@ pub struct NewRoute {
     pub cid: u64,
     pub addr: SocketAddr,
     pub dialed: bool,
+    /// The peer INFO's `connect_urls`.
+    pub connect_urls: Vec<String>,
 }
 
 /// Why `register` refused.
@@ -75,6 +81,9 @@ pub struct ClusterShared {
     state: Mutex<State>,
     /// Some route has queued interest lines.
     pending: AtomicBool,
+    /// Bumped whenever the client `connect_urls` change; workers compare it once per
+    /// cycle and then send the new INFO to their clients.
+    urls_gen: AtomicU64,
 }
 
 impl ClusterShared {
@@ -96,7 +105,7 @@ impl ClusterShared {
             auth_required: opts.user.is_some(),
             max_payload,
             cluster: Some(name.clone()),
-            connect_urls: if opts.no_advertise { Vec::new() } else { client_url.into_iter().collect() },
+            connect_urls: if opts.no_advertise { Vec::new() } else { client_url.iter().cloned().collect() },
             ..Default::default()
         };
         let now = Instant::now();
@@ -106,8 +115,14 @@ impl ClusterShared {
             listen,
             info,
             server_id: server_id.to_string(),
-            state: Mutex::new(State { local: LocalInterest::default(), routes: Vec::new(), urls }),
+            state: Mutex::new(State {
+                local: LocalInterest::default(),
+                routes: Vec::new(),
+                urls,
+                client_urls: ClientUrls::new(client_url.into_iter().collect()),
+            }),
             pending: AtomicBool::new(false),
+            urls_gen: AtomicU64::new(0),
             opts,
         }
     }
@@ -170,8 +185,9 @@ impl ClusterShared {
     /// Registers a route whose peer INFO arrived and writes the full interest sync to
     /// `out`, unless a route to that server exists (then the newer one is closed, as
     /// nats-server does, and a dialed URL waits until the survivor goes).
-    pub fn register(&self, r: NewRoute, url: Option<usize>, out: &mut Vec<u8>) -> Result<(), Duplicate> {
-        let NewRoute { server_id, server_name, slot, cid, addr, dialed } = r;
+    /// Returns whether the client `connect_urls` changed.
+    pub fn register(&self, r: NewRoute, url: Option<usize>, out: &mut Vec<u8>) -> Result<bool, Duplicate> {
+        let NewRoute { server_id, server_name, slot, cid, addr, dialed, connect_urls } = r;
         let mut st = self.state.lock();
         if st.routes.iter().any(|r| r.server_id == server_id) {
             if let Some(s) = url.and_then(|i| st.urls.get_mut(i)) {
@@ -182,16 +198,60 @@ impl ClusterShared {
         for u in st.local.snapshot() {
             u.encode(out);
         }
-        st.routes.push(RouteEntry { server_id, server_name, slot, cid, addr, dialed, pending: Vec::new() });
-        Ok(())
+        // With our own `no_advertise`, clients are not told about the cluster.
+        let client_urls = if self.opts.no_advertise { Vec::new() } else { connect_urls };
+        let changed = st.client_urls.add(&client_urls);
+        st.routes.push(RouteEntry { server_id, server_name, slot, cid, addr, dialed, client_urls, pending: Vec::new() });
+        drop(st);
+        if changed {
+            self.urls_gen.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(changed)
     }
 
-    /// A route connection closed (`peer`: the server it was registered for).
-    pub fn unregister(&self, cid: u64, peer: Option<&str>, url: Option<usize>, now: Instant, jitter: Duration) {
+    /// The peer of route `cid` entered lame duck mode: its client URLs go. Returns
+    /// whether the client `connect_urls` changed.
+    pub fn peer_lame_duck(&self, cid: u64) -> bool {
         let mut st = self.state.lock();
-        let before = st.routes.len();
-        st.routes.retain(|r| r.cid != cid);
-        let was_registered = st.routes.len() != before;
+        let st = &mut *st;
+        let Some(r) = st.routes.iter_mut().find(|r| r.cid == cid) else { return false };
+        let urls = std::mem::take(&mut r.client_urls);
+        let changed = st.client_urls.remove(&urls);
+        if changed {
+            self.urls_gen.fetch_add(1, Ordering::AcqRel);
+        }
+        changed
+    }
+
+    /// The generation of the client `connect_urls` (one atomic load).
+    #[inline]
+    pub fn urls_gen(&self) -> u64 {
+        self.urls_gen.load(Ordering::Acquire)
+    }
+
+    /// The client INFO `connect_urls` now, with their generation.
+    pub fn client_urls(&self) -> (u64, Vec<String>) {
+        let st = self.state.lock();
+        (self.urls_gen(), st.client_urls.list())
+    }
+
+    /// A route connection closed (`peer`: the server it was registered for). Returns
+    /// whether the client `connect_urls` changed.
+    pub fn unregister(&self, cid: u64, peer: Option<&str>, url: Option<usize>, now: Instant, jitter: Duration) -> bool {
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        let mut urls_changed = false;
+        let was_registered = match st.routes.iter().position(|r| r.cid == cid) {
+            Some(i) => {
+                let r = st.routes.remove(i);
+                urls_changed = st.client_urls.remove(&r.client_urls);
+                true
+            }
+            None => false,
+        };
+        if urls_changed {
+            self.urls_gen.fetch_add(1, Ordering::AcqRel);
+        }
         let next = now + REDIAL + jitter;
         for s in st.urls.iter_mut() {
             let redial = match s {
@@ -207,6 +267,7 @@ impl ClusterShared {
                 *s = UrlState::Idle { next };
             }
         }
+        urls_changed
     }
 
     /// The dialed route `url` reached this server itself.
@@ -309,7 +370,7 @@ mod tests {
     }
 
     fn entry(id: &str, cid: u64) -> NewRoute {
-        NewRoute { server_id: id.into(), server_name: id.into(), slot: cid as u32, cid, addr: "127.0.0.1:1".parse().unwrap(), dialed: true }
+        NewRoute { server_id: id.into(), server_name: id.into(), slot: cid as u32, cid, addr: "127.0.0.1:1".parse().unwrap(), dialed: true, connect_urls: vec![format!("{id}:4222")] }
     }
 
     #[test]
@@ -334,6 +395,24 @@ mod tests {
         c.unregister(7, Some("NP"), None, now, Duration::ZERO);
         assert_eq!(c.due_urls(now + REDIAL * 2).len(), 1, "redial once the survivor went");
         assert_eq!(c.num_routes(), 0);
+    }
+
+    #[test]
+    fn connect_urls_follow_routes_and_lame_duck() {
+        let c = shared_with_routes(0);
+        assert_eq!(c.client_urls(), (0, vec![]));
+        assert_eq!(c.register(entry("NP", 7), None, &mut Vec::new()), Ok(true));
+        assert_eq!(c.register(entry("NQ", 8), None, &mut Vec::new()), Ok(true));
+        assert_eq!(c.client_urls(), (2, vec!["127.0.0.1:4222".into(), "NP:4222".into(), "NQ:4222".into()]));
+        assert!(c.peer_lame_duck(7));
+        assert!(!c.unregister(7, Some("NP"), None, Instant::now(), Duration::ZERO), "its URLs already went");
+        assert!(c.unregister(8, Some("NQ"), None, Instant::now(), Duration::ZERO));
+        assert_eq!(c.client_urls(), (4, vec!["127.0.0.1:4222".into()]));
+        // A receiver with no_advertise never tells its clients.
+        let opts = ClusterOptions { name: Some("C1".into()), port: -1, no_advertise: true, ..Default::default() };
+        let n = ClusterShared::new(opts, "127.0.0.1:6222".parse().unwrap(), "NME", "me", 1 << 20, Some("127.0.0.1:4222".into()));
+        assert_eq!(n.register(entry("NP", 7), None, &mut Vec::new()), Ok(false));
+        assert_eq!(n.client_urls(), (0, vec![]));
     }
 
     #[test]

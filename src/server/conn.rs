@@ -240,6 +240,10 @@ pub struct Conn {
     pub parked: Option<super::auth_pool::Parked>,
     /// Set for a route connection (cluster port or dialed): its protocol and state.
     pub route: Option<Box<super::cluster_conn::RouteConn>>,
+    /// The first PONG was sent (from then on the client takes async INFO).
+    pub first_pong: bool,
+    /// The generation of `connect_urls` in the INFO this client got on connect.
+    pub urls_gen: u64,
 }
 
 impl Conn {
@@ -282,6 +286,8 @@ impl Conn {
             read_since_tick: false,
             parked: None,
             route: None,
+            first_pong: false,
+            urls_gen: 0,
         }
     }
 

@@ -60,6 +60,8 @@ pub struct Core {
     pub(super) opts_gen: u64,
     /// `AccountTable::routes_gen` when `routes` was last refreshed.
     routes_gen: u64,
+    /// The generation of the cluster's client URLs in `info.connect_urls`.
+    pub(super) urls_gen: u64,
     /// `-V`: trace protocol ops (cached from the logger when options change).
     pub(super) tracing: bool,
     /// Who may connect (from the options in force).
@@ -67,7 +69,7 @@ pub struct Core {
     /// Client TLS in force (new connections use it).
     pub tls: Option<Arc<crate::tls::ServerTls>>,
     /// Server INFO fields shared by every connection.
-    info: proto::ServerInfo,
+    pub(super) info: proto::ServerInfo,
     /// bcrypt checks waiting for room in the auth threads' queue (oldest first).
     pub(super) hash_waiting: std::collections::VecDeque<super::auth_pool::HashJob>,
     /// Connections whose verdict arrived: the shell reads their sockets again.
@@ -109,6 +111,7 @@ impl Core {
             routes_gen,
             opts,
             opts_gen,
+            urls_gen: 0,
             tracing: crate::logging::trace_enabled(),
             hash_waiting: Default::default(),
             resumed: Vec::new(),
@@ -150,6 +153,7 @@ impl Core {
         self.info = super::info::template(&self.shared, &self.opts);
         self.info.auth_required = self.auth.advertise_required();
         set_tls_info(&mut self.info, self.tls.as_deref());
+        self.load_connect_urls();
         self.reauthorize_all();
     }
 
@@ -176,6 +180,7 @@ impl Core {
             conn.tls_deadline = Some(now + tls.opts.timeout);
         }
         super::info::write_info(&mut conn.out.buf, &self.info, cid, addr, conn.nonce.as_deref());
+        conn.urls_gen = self.urls_gen;
         self.conns[slot as usize] = Some(conn);
         self.shared.stats.total_connections.fetch_add(1, Ordering::Relaxed);
         let n = self.shared.num_conns.fetch_add(1, Ordering::AcqRel) + 1;

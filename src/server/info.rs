@@ -17,6 +17,7 @@ pub fn template(shared: &Shared, opts: &Options) -> ServerInfo {
         port: shared.info_port,
         headers: true,
         max_payload: i32::try_from(opts.max_payload).unwrap_or(i32::MAX),
+        cluster: shared.cluster.as_ref().map(|c| c.name.clone()).filter(|n| !n.is_empty()),
         ..ServerInfo::default()
     }
 }

@@ -9,6 +9,7 @@ pub mod auth_pool;
 mod authz;
 mod client;
 mod cluster_conn;
+mod connect_urls;
 pub mod cluster_state;
 pub mod conn;
 pub mod core;

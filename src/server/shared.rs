@@ -98,6 +98,12 @@ impl Shared {
         self.next_cid.fetch_add(1, Ordering::Relaxed)
     }
 
+    pub fn wake_all(&self) {
+        for i in 0..self.wakers.len() {
+            self.wake(i);
+        }
+    }
+
     pub fn wake(&self, worker: usize) {
         if let Some(w) = self.wakers.get(worker) {
             if let Err(e) = w.wake() {
@@ -150,6 +156,18 @@ impl Shared {
             }
         }
         all.sort_by_key(|c| c.cid);
+        all
+    }
+
+    /// The registered routes (served by the route worker), for `/routez`.
+    pub fn snapshot_routes(&self, with_subs: bool) -> Vec<super::snapshot::RouteView> {
+        let w = super::cluster_state::ROUTE_WORKER as usize;
+        let Some(inbox) = self.inboxes.get(w) else { return Vec::new() };
+        let (tx, rx) = std::sync::mpsc::channel();
+        inbox.control.lock().push(super::snapshot::Control::Routes { with_subs, reply: tx });
+        self.wake(w);
+        let mut all = rx.recv_timeout(std::time::Duration::from_secs(2)).unwrap_or_default();
+        all.sort_by_key(|r| r.conn.cid);
         all
     }
 

@@ -55,6 +55,17 @@ pub enum Control {
     Snapshot { with_subs: bool, reply: mpsc::Sender<Vec<ConnInfo>> },
     /// The route dialer connected route URL `url` (for the route worker's shell).
     RouteDialed { stream: std::net::TcpStream, addr: std::net::SocketAddr, url: usize },
+    /// Send back a view of every registered route connection (for `/routez`).
+    Routes { with_subs: bool, reply: mpsc::Sender<Vec<RouteView>> },
+}
+
+/// One route for `/routez`: the connection view (its `subs` are the peer's interest,
+/// `sid` being the route key `"<account> <subject>[ <queue>]"`) and the link.
+pub struct RouteView {
+    pub conn: ConnInfo,
+    pub remote_id: String,
+    pub did_solicit: bool,
+    pub is_configured: bool,
 }
 
 /// Wall-clock time of an `Instant`, given a pair of "now" readings.
@@ -115,11 +126,46 @@ impl Core {
         }
     }
 
+    fn route_view(&self, c: &Conn, with_subs: bool) -> RouteView {
+        let mut conn = self.conn_info(c, false, None);
+        let Some(r) = c.route.as_deref() else {
+            return RouteView { conn, remote_id: String::new(), did_solicit: false, is_configured: false };
+        };
+        conn.num_subs = r.remote.len();
+        if with_subs {
+            conn.subs = r
+                .remote
+                .handles()
+                .map(|(_, s)| SubInfo {
+                    subject: String::from_utf8_lossy(&s.subject).into_owned(),
+                    queue: s.queue.as_ref().map(|q| String::from_utf8_lossy(q).into_owned()),
+                    sid: String::from_utf8_lossy(&s.sid).into_owned(),
+                    msgs: s.delivered.load(std::sync::atomic::Ordering::Relaxed),
+                    max: 0,
+                    cid: c.cid,
+                })
+                .collect();
+            conn.subs.sort_by(|a, b| a.sid.cmp(&b.sid));
+        }
+        let dialed = r.link.role == crate::cluster::link::Role::Dialed;
+        RouteView { conn, remote_id: r.link.peer_id.clone(), did_solicit: dialed, is_configured: r.url.is_some() }
+    }
+
     pub fn serve_control(&mut self, req: Control) {
         match req {
             Control::Snapshot { with_subs, reply } => {
                 let all =
                     self.conns.iter().flatten().filter(|c| !c.is_route()).map(|c| self.conn_info(c, with_subs, None)).collect();
+                let _ = reply.send(all);
+            }
+            Control::Routes { with_subs, reply } => {
+                let all = self
+                    .conns
+                    .iter()
+                    .flatten()
+                    .filter(|c| c.route.as_deref().is_some_and(|r| r.link.registered()))
+                    .map(|c| self.route_view(c, with_subs))
+                    .collect();
                 let _ = reply.send(all);
             }
             // Handled by the worker shell; a stray one only drops its socket.

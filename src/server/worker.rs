@@ -124,6 +124,7 @@ impl Worker {
     }
 
     fn end_cycle(&mut self) {
+        self.core.refresh_connect_urls();
         if self.cluster_listener.is_some() {
             self.core.drain_route_pending();
         }
