@@ -114,6 +114,12 @@ impl SubResult {
     }
 }
 
+/// The members not yet closed (cloned): what a match result carries.
+#[inline]
+pub(crate) fn live(members: &[Arc<Subscription>]) -> impl Iterator<Item = Arc<Subscription>> + '_ {
+    members.iter().filter(|s| !s.is_closed()).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,10 +177,4 @@ mod tests {
             assert!(r.qsubs.iter().all(|g| g.iter().all(|s| s.queue == g[0].queue)));
         }
     }
-}
-
-/// The members not yet closed (cloned): what a match result carries.
-#[inline]
-pub(crate) fn live(members: &[Arc<Subscription>]) -> impl Iterator<Item = Arc<Subscription>> + '_ {
-    members.iter().filter(|s| !s.is_closed()).cloned()
 }
