@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(again, (frame, n));
                 if let RouteFrame::Msg(m) = frame {
                     let mut out = Vec::new();
-                    encode::write_rmsg(&mut out, m.account, m.subject, m.reply, m.queues.iter(), m.headers, m.payload);
+                    let queues: Vec<&[u8]> = m.queues.iter().collect();
+                    encode::write_rmsg(&mut out, m.account, m.subject, m.reply, queues.iter().copied(), m.headers, m.payload);
                     if let Ok(Some((RouteFrame::Msg(m2), n2))) = parse(&out, 1 << 20) {
                         assert_eq!(n2, out.len());
                         assert_eq!((m2.account, m2.subject, m2.payload, m2.headers), (m.account, m.subject, m.payload, m.headers));
