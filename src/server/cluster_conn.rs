@@ -10,7 +10,6 @@ use crate::cluster::link::{Action, Link, Local, Role};
 use crate::cluster::{self, RouteFrame, RoutedMsg};
 use crate::proto::{self, Message};
 use crate::subject::{ConnRef, Subscription};
-use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,15 +105,7 @@ impl Core {
                 }
             }
         }
-        if self.touched.is_empty() {
-            bytes::Buf::advance(&mut rbuf, pos);
-        } else {
-            let chunk: Bytes = rbuf.split_to(pos).freeze();
-            for &dest in &self.touched {
-                self.outbox[dest as usize].chunks.push(chunk.clone());
-            }
-            self.touched.clear();
-        }
+        self.release_input(&mut rbuf, pos);
         if let Some(conn) = self.conn_mut(slot) {
             conn.rbuf = rbuf;
         }

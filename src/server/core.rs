@@ -429,19 +429,25 @@ impl Core {
                 }
             }
         }
+        self.release_input(&mut rbuf, pos);
+        if let Some(conn) = self.conn_mut(slot) {
+            conn.rbuf = rbuf;
+            conn.parser = parser;
+        }
+    }
+
+    /// Drops the first `pos` consumed bytes of a read buffer. Where messages went to other
+    /// workers, those bytes are frozen into one shared chunk that each of those workers'
+    /// batches keeps alive; otherwise only the start moves and the buffer is reused in place.
+    pub(super) fn release_input(&mut self, rbuf: &mut bytes::BytesMut, pos: usize) {
         if self.touched.is_empty() {
-            // Only moves the start; keeps the buffer unshared so it is reused in place.
-            bytes::Buf::advance(&mut rbuf, pos);
+            bytes::Buf::advance(rbuf, pos);
         } else {
             let chunk: Bytes = rbuf.split_to(pos).freeze();
             for &dest in &self.touched {
                 self.outbox[dest as usize].chunks.push(chunk.clone());
             }
             self.touched.clear();
-        }
-        if let Some(conn) = self.conn_mut(slot) {
-            conn.rbuf = rbuf;
-            conn.parser = parser;
         }
     }
 
