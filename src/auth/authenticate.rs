@@ -40,6 +40,8 @@ pub enum AuthError {
     CertNotMapped(String),
     #[error("JWT: {0}")]
     Jwt(#[from] crate::jwt::JwtError),
+    #[error("{0}")]
+    Callout(#[from] super::callout::CalloutError),
 }
 
 struct User {

@@ -109,6 +109,8 @@ pub struct AuthConfig {
     pub no_system_account: bool,
     /// Operator mode (JWTs): operators, trusted keys, resolver and preloaded accounts.
     pub trust: crate::jwt::TrustConfig,
+    /// `authorization.auth_callout`: a service decides who connecting clients are.
+    pub callout: Option<super::callout_config::CalloutConfig>,
 }
 
 impl AuthConfig {
@@ -158,6 +160,7 @@ impl AuthConfig {
                 }
             }
         }
+        super::callout_config::validate(self)?;
         let mut seen = std::collections::HashSet::new();
         for u in &self.users {
             let id = u.user.as_deref().or(u.nkey.as_deref()).unwrap_or("");
@@ -211,6 +214,7 @@ pub fn parse_authorization(v: &Node, cfg: &mut AuthConfig) -> Result<()> {
                 }
             }
             "default_permissions" | "permissions" => cfg.default_permissions = Some(parse_permissions(val)?),
+            "auth_callout" | "callout" => cfg.callout = Some(super::callout_config::parse(val)?),
             other => return Err(err(val, format!("unknown field \"{other}\" in authorization"))),
         }
     }

@@ -3,6 +3,8 @@
 //! subscribe (compiled permissions, response permissions). Sans-IO: the server calls it
 //! once per CONNECT and keeps the result with the connection.
 pub mod authenticate;
+pub mod callout;
+pub mod callout_config;
 pub mod config;
 pub mod password;
 pub mod permissions;

@@ -51,6 +51,12 @@ pub struct Parked {
 }
 
 impl Parked {
+    /// A connection waiting for something other than bcrypt (the auth callout); `cancel`
+    /// is set when it closes.
+    pub(super) fn waiting(step: Step, cancel: Arc<AtomicBool>) -> Parked {
+        Parked { step, cancel }
+    }
+
     /// Tells the auth threads the check is no longer wanted (the connection closed).
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Release);
@@ -78,6 +84,12 @@ pub struct Verdict {
     cid: u64,
     gen: u64,
     result: Result<Identity, AuthError>,
+}
+
+impl Verdict {
+    pub(super) fn new(slot: u32, cid: u64, gen: u64, result: Result<Identity, AuthError>) -> Verdict {
+        Verdict { slot, cid, gen, result }
+    }
 }
 
 enum Submit {
@@ -245,6 +257,7 @@ impl Core {
             Step::Connect(opts) => match self.authenticate(slot, &opts) {
                 super::authz::Auth::Bound => self.finish_connect(slot, *opts),
                 super::authz::Auth::Deferred(check) => self.park(slot, Step::Connect(opts), check),
+                super::authz::Auth::Callout => self.start_callout(slot, Step::Connect(opts)),
                 super::authz::Auth::Refused => {}
             },
             Step::Implicit => {

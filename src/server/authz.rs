@@ -20,6 +20,8 @@ pub(super) enum Auth {
     Deferred(PasswordCheck),
     /// Refused: `Authorization Violation` is queued and the connection is closing.
     Refused,
+    /// The auth callout service decides (see `callout`); nothing is bound yet.
+    Callout,
 }
 
 /// Outcome of checking a publish against the connection's permissions.
@@ -33,6 +35,9 @@ impl Core {
     /// `Authorization Violation` and closes, or (bcrypt) asks for a check off the loop.
     pub(super) fn authenticate(&mut self, slot: u32, opts: &ConnectOptions) -> Auth {
         let Some(c) = self.conn(slot) else { return Auth::Refused };
+        if self.needs_callout(opts) {
+            return Auth::Callout;
+        }
         let nonce = c.nonce.as_deref().map(str::as_bytes);
         match self.auth.begin(opts, nonce, Some(c.addr.ip()), c.cert.as_deref()) {
             Admission::Decided(r) => self.conclude(slot, opts, r),
@@ -144,6 +149,9 @@ impl Core {
         if !c.connected || c.closing.is_some() || c.parked.is_some() || c.is_route() {
             return;
         }
+        if c.jwt.is_some() && self.opts.auth.callout.is_some() {
+            return; // admitted by the callout service, which a reload does not ask again
+        }
         let creds = c.creds.as_deref().cloned().unwrap_or_default();
         let nonce = c.nonce.as_deref().map(str::as_bytes);
         match self.auth.begin(&creds, nonce, Some(c.addr.ip()), c.cert.as_deref()) {
@@ -251,6 +259,10 @@ impl Core {
             }
             Auth::Deferred(check) => {
                 self.park(slot, Step::Implicit, check);
+                false
+            }
+            Auth::Callout => {
+                self.start_callout(slot, Step::Implicit);
                 false
             }
             Auth::Refused => false,

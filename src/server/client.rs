@@ -90,6 +90,7 @@ impl Core {
             super::authz::Auth::Deferred(check) => {
                 self.park(slot, super::auth_pool::Step::Connect(Box::new(opts)), check);
             }
+            super::authz::Auth::Callout => self.start_callout(slot, super::auth_pool::Step::Connect(Box::new(opts))),
             super::authz::Auth::Refused => {}
         }
     }

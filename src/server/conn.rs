@@ -80,6 +80,8 @@ impl CloseReason {
 pub struct TlsSession {
     pub version: &'static str,
     pub cipher_suite: String,
+    /// The client's certificate chain (DER), kept only for the auth callout request.
+    pub peer_certs: Vec<Vec<u8>>,
 }
 
 /// Outbound bytes: one contiguous buffer written from `head`. Starts with no allocation

@@ -544,6 +544,7 @@ impl Core {
             self.refresh_routes();
         }
         self.retry_hash_jobs();
+        self.expire_callouts();
         let now = self.now;
         let ping_interval = self.opts.ping_interval;
         let ping_max = self.opts.ping_max;

@@ -7,6 +7,7 @@ pub mod account;
 pub mod batch;
 pub mod auth_pool;
 mod authz;
+pub mod callout;
 mod client;
 mod cluster_conn;
 mod connect_urls;
@@ -126,7 +127,9 @@ pub fn build_shared_clustered(
         polls.push(poll);
     }
     let tls = shared::build_tls(&opts).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    let server_id = new_server_id();
+    // The server's nkey: its public key is the server id, its seed signs callout requests.
+    let server_key = nkeys::KeyPair::new_server();
+    let server_id = server_key.public_key();
     let server_name = opts.server_name.clone().unwrap_or_else(|| server_id.clone());
     let cluster = match (opts.cluster.as_ref(), cluster_addr) {
         (Some(c), Some(addr)) => {
@@ -157,6 +160,7 @@ pub fn build_shared_clustered(
         lame_duck: std::sync::OnceLock::new(),
         closed: parking_lot::Mutex::new(std::collections::VecDeque::new()),
         auth_pool: auth_pool::AuthPool::new(auth_pool::default_threads()),
+        callout: callout::CalloutShared::new(server_key),
         cluster,
     });
     if !shared.opts.auth.no_system_account {
@@ -170,9 +174,4 @@ pub fn build_shared_clustered(
 
 fn is_unspecified(host: &str) -> bool {
     host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_unspecified())
-}
-
-/// A fresh server id: a server nkey's public key (`N…`), as nats-server uses.
-fn new_server_id() -> String {
-    nkeys::KeyPair::new_server().public_key()
 }

@@ -66,6 +66,9 @@ impl Core {
 
         self.ensure_account(acc as u32);
         if msg.subject.first() == Some(&b'$') {
+            if self.callout_reply(acc, msg) {
+                return;
+            }
             self.system_request(slot, cid, acc, msg);
         }
         let mut delivered = self.route_in_account(acc, slot, cid, echo, msg, Some(base), true);

@@ -88,6 +88,8 @@ pub struct Shared {
     pub closed: parking_lot::Mutex<std::collections::VecDeque<super::snapshot::ConnInfo>>,
     /// The threads that run bcrypt checks, so that no worker ever does.
     pub auth_pool: super::auth_pool::AuthPool,
+    /// The server's nkey (signs auth callout requests) and the callout waits.
+    pub callout: super::callout::CalloutShared,
 }
 
 /// Closed connections remembered (nats-server's default, `MaxClosedClients`).

@@ -103,7 +103,12 @@ impl Core {
             cid: c.cid,
             ip: c.addr.ip().to_string(),
             port: c.addr.port(),
-            tls: c.tls_session.as_deref().cloned(),
+            // The certificate chain kept for the auth callout is not monitoring data.
+            tls: c.tls_session.as_deref().map(|t| super::conn::TlsSession {
+                version: t.version,
+                cipher_suite: t.cipher_suite.clone(),
+                peer_certs: Vec::new(),
+            }),
             rtt: (c.rtt_ns > 0).then(|| std::time::Duration::from_nanos(c.rtt_ns)),
             start: wall(c.start, now, now_wall),
             last_activity: wall(c.last_activity, now, now_wall),
