@@ -6,7 +6,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::raw::{show, RawClient};
+use common::raw::RawClient;
 use common::TestServer;
 use natrix::jwt::claims::{Claims, User};
 use serde::Serialize;
@@ -17,6 +17,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
 const RTT_BOUND: Duration = Duration::from_millis(250);
 
 fn config(issuer: &str, timeout_s: u32) -> String {
@@ -26,7 +30,7 @@ fn config(issuer: &str, timeout_s: u32) -> String {
     )
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 struct Answer {
     #[serde(skip_serializing_if = "String::is_empty")]
     jwt: String,
@@ -182,7 +186,7 @@ fn try_connect(port: u16, creds: &str) -> (RawClient, String) {
     let mut c = RawClient::connect(port);
     c.send(format!("CONNECT {{\"verbose\":false,\"pedantic\":false,{creds}}}\r\nPING\r\n").as_bytes());
     let got = c.read_until(b"\r\n", Duration::from_secs(10)).unwrap_or_default();
-    (c, show(&got))
+    (c, text(&got))
 }
 
 fn refused(port: u16, creds: &str) {
@@ -196,10 +200,10 @@ fn callout_admits_with_the_account_and_permissions_it_decides() {
     let (mut c, got) = try_connect(server.port, r#""user":"alice","pass":"pw""#);
     assert_eq!(got, "PONG\r\n");
     c.send(b"SUB app.x 1\r\nPUB app.x 2\r\nhi\r\nPING\r\n");
-    let got = show(&c.read_until(b"PONG\r\n", Duration::from_secs(5)).expect("pong"));
+    let got = text(&c.read_until(b"PONG\r\n", Duration::from_secs(5)).expect("pong"));
     assert!(got.contains("MSG app.x 1 2\r\nhi\r\n"), "{got}");
     c.send(b"PUB other 2\r\nhi\r\nSUB other 2\r\nPING\r\n");
-    let got = show(&c.read_until(b"PONG\r\n", Duration::from_secs(5)).expect("pong"));
+    let got = text(&c.read_until(b"PONG\r\n", Duration::from_secs(5)).expect("pong"));
     assert!(got.contains("-ERR 'Permissions Violation for Publish to \"other\"'"), "{got}");
     assert!(got.contains("-ERR 'Permissions Violation for Subscription to \"other\"'"), "{got}");
     // A token client, mapped by the service too, lands in the same account APP.
@@ -207,7 +211,7 @@ fn callout_admits_with_the_account_and_permissions_it_decides() {
     assert_eq!(got, "PONG\r\n");
     t.send(b"PUB app.x 3\r\nyes\r\nPING\r\n");
     t.read_until(b"PONG\r\n", Duration::from_secs(5)).expect("pong");
-    let got = show(&c.read_until(b"yes\r\n", Duration::from_secs(5)).expect("delivery across the callout users"));
+    let got = text(&c.read_until(b"yes\r\n", Duration::from_secs(5)).expect("delivery across the callout users"));
     assert!(got.contains("MSG app.x 1 3"), "{got}");
     // A bypass user is authenticated from the config and lives in AUTH, not APP.
     let mut b = RawClient::connect_with(server.port, r#"{"verbose":false,"pedantic":false,"user":"bystander","pass":"pw"}"#);
@@ -327,7 +331,7 @@ fn pipelined_input_waits_for_the_answer_in_order() {
     let (server, service) = setup(2);
     let mut c = RawClient::connect(server.port);
     c.send(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"alice\",\"pass\":\"pw\"}\r\nSUB app.y 1\r\nPUB app.y 1\r\na\r\nPUB nope 1\r\nb\r\nPING\r\n");
-    let got = show(&c.read_until(b"PONG\r\n", Duration::from_secs(5)).expect("pong"));
+    let got = text(&c.read_until(b"PONG\r\n", Duration::from_secs(5)).expect("pong"));
     assert!(got.starts_with("MSG app.y 1 1\r\na\r\n-ERR 'Permissions Violation for Publish to \"nope\"'"), "{got}");
     service.finish();
 }
@@ -337,7 +341,7 @@ fn a_user_jwt_expiry_disconnects() {
     let (server, service) = setup(2);
     let (mut c, got) = try_connect(server.port, r#""user":"shortlived","pass":"pw""#);
     assert_eq!(got, "PONG\r\n");
-    let got = show(&c.read_until(b"Expired'\r\n", Duration::from_secs(6)).expect("expiry"));
+    let got = text(&c.read_until(b"Expired'\r\n", Duration::from_secs(6)).expect("expiry"));
     assert!(got.contains("-ERR 'User Authentication Expired'"), "{got}");
     service.finish();
 }
