@@ -130,8 +130,7 @@ impl Service {
                     Err(_) => continue,
                 }
                 // Complete frames: `MSG <subject> <sid> <reply> <len>\r\n<payload>\r\n`.
-                loop {
-                    let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") else { break };
+                while let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") {
                     let line = String::from_utf8_lossy(&buf[..eol]).into_owned();
                     if line == "PING" {
                         stream.write_all(b"PONG\r\n").map_err(|e| e.to_string())?;
@@ -382,7 +381,7 @@ async fn async_nats_connects_through_the_callout() {
     )
     .await
     .expect("refusal in time");
-    let e = denied.err().expect("a refused client gets an error");
+    let Err(e) = denied else { panic!("a refused client gets an error") };
     assert_eq!(e.kind(), async_nats::ConnectErrorKind::AuthorizationViolation, "{e}");
     drop(ok);
     let server_keep = server;
