@@ -202,11 +202,12 @@ impl Parser {
         result
     }
 
-    /// Fast path for the most common frame, a complete `PUB <subject> <size>\r\n` line in
-    /// upper case: one `memchr` for the line end, the size read back from it, no general
-    /// argument splitting. Anything else (reply subjects, odd blanks, lower case, errors,
-    /// partial lines) returns `None` and takes the general path, which gives the same frame
-    /// or the exact error.
+    /// Fast path for the most common frames, a complete `PUB <subject> [reply] <size>\r\n`
+    /// line in upper case with single spaces: one pass over the line finds the tokens and
+    /// its end (no `memchr` set-up, no general argument splitting, no second scan for
+    /// blanks). Anything else (odd blanks, control bytes, lower case, too many or too few
+    /// tokens, errors, partial lines) returns `None` and takes the general path, which gives
+    /// the same frame or the exact error.
     #[inline]
     fn parse_plain_pub<'a>(
         &mut self,
@@ -216,21 +217,37 @@ impl Parser {
         if !buf.starts_with(b"PUB ") {
             return None;
         }
-        let nl = 4 + memchr(b'\n', buf.get(4..)?)?;
-        let line = buf.get(4..nl.checked_sub(1)?)?;
-        if buf.get(nl - 1) != Some(&b'\r') || line.len() > limits.max_control_line {
+        // Token ends; a token is a run of bytes above ' ' ended by one ' ' or by "\r\n".
+        let mut ends = [0usize; 3];
+        let mut n = 0;
+        let mut i = 4;
+        loop {
+            let len = buf.get(i..)?.iter().position(|&b| b <= b' ')?;
+            if len == 0 || n == ends.len() {
+                return None;
+            }
+            i += len;
+            ends[n] = i;
+            n += 1;
+            match buf[i] {
+                b' ' => i += 1,
+                b'\r' => break,
+                _ => return None,
+            }
+        }
+        if buf.get(i + 1) != Some(&b'\n') || i - 4 > limits.max_control_line {
             return None;
         }
-        let sp = memchr::memrchr(b' ', line)?;
-        let subject = &line[..sp];
-        if subject.is_empty() || subject.iter().any(|&b| is_blank(b) || b == b'\r') {
-            return None;
-        }
-        let total = parse_size(&line[sp + 1..])?;
+        let (reply, size) = match n {
+            2 => (None, (ends[0] + 1, ends[1])),
+            3 => (Some((ends[0] + 1, ends[1])), (ends[1] + 1, ends[2])),
+            _ => return None,
+        };
+        let total = parse_size(slice(buf, size))?;
         if total > limits.max_payload {
             return None;
         }
-        let p = Pending { body: nl + 1, subject: (4, 4 + sp), reply: None, hdr: 0, total, is_hpub: false };
+        let p = Pending { body: i + 2, subject: (4, ends[0]), reply, hdr: 0, total, is_hpub: false };
         Some(self.finish_payload(buf, p))
     }
 

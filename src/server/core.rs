@@ -332,8 +332,18 @@ impl Core {
         self.accounts[id as usize].clone()
     }
 
-    /// Makes sure the snapshot and the match caches cover account `id`.
+    /// Makes sure the snapshot and the match caches cover account `id` (inlined check
+    /// on every publish; the refresh itself is out of line).
+    #[inline]
     pub fn ensure_account(&mut self, id: u32) {
+        if (id as usize) < self.accounts.len() && self.caches.len() >= self.accounts.len() {
+            return;
+        }
+        self.load_account(id);
+    }
+
+    #[cold]
+    fn load_account(&mut self, id: u32) {
         if id as usize >= self.accounts.len() {
             self.accounts = self.shared.accounts.snapshot();
             self.refresh_routes();
