@@ -3,13 +3,16 @@
 use super::config::TypesConfig;
 use crate::subject::matches;
 
+/// A subject pattern and the value patterns listed for it.
+type ValueRule = (Box<[u8]>, Vec<Box<[u8]>>);
+
 /// A compiled `types` block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypesPolicy {
     /// The header name as configured (for error texts) and compared in any case.
     pub header: Box<str>,
-    allow: Vec<(Box<[u8]>, Vec<Box<[u8]>>)>,
-    deny: Vec<(Box<[u8]>, Vec<Box<[u8]>>)>,
+    allow: Vec<ValueRule>,
+    deny: Vec<ValueRule>,
     require: Vec<Box<[u8]>>,
 }
 
@@ -24,7 +27,7 @@ pub enum TypesRefusal<'a> {
     Duplicate,
 }
 
-fn compile_map(m: &[(String, Vec<String>)]) -> Vec<(Box<[u8]>, Vec<Box<[u8]>>)> {
+fn compile_map(m: &[(String, Vec<String>)]) -> Vec<ValueRule> {
     m.iter().map(|(s, v)| (s.as_bytes().into(), v.iter().map(|x| x.as_bytes().into()).collect())).collect()
 }
 
