@@ -18,6 +18,7 @@ pub mod proto;
 pub mod server;
 pub mod subject;
 pub mod tls;
+pub mod trust;
 
 /// The protocol version string natrix reports in INFO (it speaks the 2.9.10 dialect).
 pub const VERSION: &str = "2.9.10";

@@ -54,12 +54,32 @@ fn drain(s: &mut TcpStream, mut n: usize, buf: &mut [u8]) {
 
 #[test]
 fn steady_state_routing_does_not_allocate_per_message() {
+    let opts = natrix::config::Options { host: "127.0.0.1".into(), port: -1, workers: 2, ..Default::default() };
+    run(opts, "{\"verbose\":false}", frame_len);
+}
+
+/// `message_trust { stamp: true }`: each message is stamped from the connection's
+/// prebuilt line into a reused buffer (and copied for other workers) without allocating.
+#[test]
+fn steady_state_stamping_does_not_allocate_per_message() {
     let opts = natrix::config::Options {
         host: "127.0.0.1".into(),
         port: -1,
         workers: 2,
+        message_trust: Some(natrix::trust::TrustConfig { stamp: Some(natrix::trust::StampFields::ALL) }),
         ..Default::default()
     };
+    run(opts, "{\"verbose\":false,\"headers\":true}", |sid| {
+        let hdr = "NATS/1.0\r\nNatrix-Sender: {\"acc\":\"$G\"}\r\n\r\n";
+        format!("HMSG bench.x {sid} {} {}\r\n", hdr.len(), hdr.len() + PAYLOAD).len() + hdr.len() + PAYLOAD + 2
+    });
+}
+
+/// The allocation counter is global: the tests take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn run(opts: natrix::config::Options, sub_connect: &str, frame_len: fn(usize) -> usize) {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let server = natrix::server::start(opts).expect("start");
     let port = server.addr.port();
 
@@ -68,7 +88,7 @@ fn steady_state_routing_does_not_allocate_per_message() {
     for i in 0..SUBSCRIBERS {
         let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        s.write_all(format!("CONNECT {{\"verbose\":false}}\r\nSUB bench.> {i}\r\nPING\r\n").as_bytes()).expect("sub");
+        s.write_all(format!("CONNECT {sub_connect}\r\nSUB bench.> {i}\r\nPING\r\n").as_bytes()).expect("sub");
         // INFO ... PONG
         let mut got = Vec::new();
         while !got.ends_with(b"PONG\r\n") {

@@ -42,6 +42,8 @@ pub struct PermissionsConfig {
     pub publish: Option<RuleLists>,
     pub subscribe: Option<RuleLists>,
     pub allow_responses: Option<ResponsePermission>,
+    /// `types` inside `publish`: the kind-of-message policy.
+    pub types: Option<crate::trust::TypesConfig>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,6 +62,8 @@ pub struct AccountConfig {
     pub default_permissions: Option<PermissionsConfig>,
     pub exports: Vec<ExportConfig>,
     pub imports: Vec<ImportConfig>,
+    /// The account's own `message_trust {}`.
+    pub message_trust: Option<crate::trust::TrustConfig>,
 }
 
 /// How a service answers: one response, or many until the threshold passes.
@@ -88,6 +92,8 @@ pub struct ImportConfig {
     pub subject: String,
     pub prefix: Option<String>,
     pub to: Option<String>,
+    /// `share: true`: the publisher's user fields of the `Natrix-Sender` stamp cross.
+    pub share: bool,
 }
 
 /// nats-server's default service response threshold.
@@ -238,6 +244,7 @@ pub fn parse_accounts(v: &Node, cfg: &mut AuthConfig) -> Result<()> {
                         }
                     }
                     "default_permissions" => acc.default_permissions = Some(parse_permissions(x)?),
+                    "message_trust" => acc.message_trust = Some(crate::trust::config::parse_trust(x)?),
                     "exports" => {
                         for e in x.as_array().ok_or_else(|| err(x, "\"exports\" must be an array"))? {
                             acc.exports.push(parse_export(e)?);
@@ -310,7 +317,7 @@ fn parse_export(v: &Node) -> Result<ExportConfig> {
 }
 
 fn parse_import(v: &Node) -> Result<ImportConfig> {
-    let mut i = ImportConfig { service: false, account: String::new(), subject: String::new(), prefix: None, to: None };
+    let mut i = ImportConfig { service: false, account: String::new(), subject: String::new(), prefix: None, to: None, share: false };
     let mut kind = None;
     for (k, x) in map("import", v)? {
         match k.name.to_ascii_lowercase().as_str() {
@@ -327,7 +334,7 @@ fn parse_import(v: &Node) -> Result<ImportConfig> {
             }
             "prefix" => i.prefix = Some(string("prefix", x)?),
             "to" => i.to = Some(string("to", x)?),
-            "share" => {}
+            "share" => i.share = x.as_bool().ok_or_else(|| err(x, "\"share\" must be true or false"))?,
             other => return Err(err(x, format!("unknown field \"{other}\" in import"))),
         }
     }
@@ -379,7 +386,12 @@ pub fn parse_permissions(v: &Node) -> Result<PermissionsConfig> {
     let mut p = PermissionsConfig::default();
     for (key, val) in map("permissions", v)? {
         match key.name.to_ascii_lowercase().as_str() {
-            "publish" | "pub" | "import" => p.publish = Some(parse_rules(val, false)?),
+            "publish" | "pub" | "import" => {
+                p.publish = Some(parse_rules(val, false)?);
+                if let Some(t) = val.get("types") {
+                    p.types = Some(crate::trust::config::parse_types(t)?);
+                }
+            }
             "subscribe" | "sub" | "export" => p.subscribe = Some(parse_rules(val, true)?),
             "allow_responses" | "publish_allow_responses" => p.allow_responses = parse_responses(val)?,
             other => return Err(err(val, format!("unknown field \"{other}\" in permissions"))),
@@ -445,6 +457,8 @@ pub(crate) fn parse_rules(v: &Node, subscribe: bool) -> Result<RuleLists> {
                 match k.name.to_ascii_lowercase().as_str() {
                     "allow" => r.allow = Some(subjects(x, subscribe)?),
                     "deny" => r.deny = Some(subjects(x, subscribe)?),
+                    // Parsed by `parse_permissions` (publish only).
+                    "types" if !subscribe => {}
                     other => return Err(err(x, format!("unknown field \"{other}\" in permission rules"))),
                 }
             }

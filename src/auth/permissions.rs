@@ -182,6 +182,8 @@ pub struct Permissions {
     /// `"subject queue"` deny entries: that queue only, not plain subscriptions.
     pub queue_deny: Vec<QueueDeny>,
     pub allow_responses: Option<ResponsePermission>,
+    /// `types` in publish permissions (checked per publish only when present).
+    pub types: Option<crate::trust::TypesPolicy>,
 }
 
 impl Permissions {
@@ -208,7 +210,14 @@ impl Permissions {
             });
             Rules { allow, deny }
         });
-        Permissions { publish, subscribe, queue_allow, queue_deny, allow_responses: cfg.allow_responses.clone() }
+        Permissions {
+            publish,
+            subscribe,
+            queue_allow,
+            queue_deny,
+            allow_responses: cfg.allow_responses.clone(),
+            types: cfg.types.as_ref().map(crate::trust::TypesPolicy::compile),
+        }
     }
 
     /// Publish check by the lists alone (`allow_responses` is the caller's).

@@ -58,6 +58,8 @@ pub struct Options {
     pub cluster: Option<super::cluster::ClusterOptions>,
     /// `ports_file_dir`, `--ports_file_dir`: where to write `<exe>_<pid>.ports`.
     pub ports_file_dir: Option<PathBuf>,
+    /// Top-level `message_trust {}` (every account); accounts may have their own.
+    pub message_trust: Option<crate::trust::TrustConfig>,
 }
 
 impl Default for Options {
@@ -92,6 +94,7 @@ impl Default for Options {
             tls: None,
             cluster: None,
             ports_file_dir: None,
+            message_trust: None,
         }
     }
 }
@@ -263,6 +266,7 @@ impl Options {
             }
             "ports_file_dir" => self.ports_file_dir = Some(string(k, v)?.into()),
             "authorization" => crate::auth::config::parse_authorization(v, &mut self.auth)?,
+            "message_trust" => self.message_trust = Some(crate::trust::config::parse_trust(v)?),
             "accounts" => crate::auth::config::parse_accounts(v, &mut self.auth)?,
             "operator" | "operators" | "root" | "roots" | "root_operator" | "root_operators" => {
                 crate::jwt::config::parse_operators(k, v, &mut self.auth.trust)?

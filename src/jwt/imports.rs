@@ -85,7 +85,7 @@ fn import_config(i: &Import) -> ImportConfig {
             } else {
                 (i.subject.clone(), None)
             };
-            ImportConfig { service: true, account: i.account.clone(), subject: remote, prefix: None, to: local }
+            ImportConfig { service: true, account: i.account.clone(), subject: remote, prefix: None, to: local, share: i.share }
         }
         _ => ImportConfig {
             service: false,
@@ -93,6 +93,7 @@ fn import_config(i: &Import) -> ImportConfig {
             subject: i.subject.clone(),
             prefix: if i.local_subject.is_empty() { opt(&i.to) } else { None },
             to: opt(&i.local_subject),
+            share: i.share,
         },
     }
 }

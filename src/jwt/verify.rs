@@ -405,7 +405,7 @@ pub fn permissions_config(p: &claims::Permissions) -> Option<PermissionsConfig> 
             n => Duration::from_nanos(n as u64),
         },
     });
-    let mut cfg = PermissionsConfig { publish: rules(&p.publish), subscribe: rules(&p.subscribe), allow_responses };
+    let mut cfg = PermissionsConfig { publish: rules(&p.publish), subscribe: rules(&p.subscribe), allow_responses, types: None };
     if cfg.allow_responses.is_some() {
         let publish = cfg.publish.get_or_insert_with(RuleLists::default);
         publish.allow.get_or_insert_with(Vec::new);

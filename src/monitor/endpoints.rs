@@ -81,6 +81,9 @@ pub struct Varz {
     http_req_stats: std::collections::BTreeMap<String, u64>,
     config_load_time: String,
     system_account: String,
+    /// natrix only: `message_trust` counters, present once configured or counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_trust: Option<crate::server::trust_conn::TrustVarz>,
 }
 
 fn is_zero_u32(n: &u32) -> bool {
@@ -185,6 +188,7 @@ pub fn varz(shared: &Shared, started: SystemTime, http_stats: std::collections::
         http_req_stats: http_stats,
         config_load_time: rfc3339(started),
         system_account: system_account(shared),
+        message_trust: crate::server::trust_conn::TrustVarz::of(&st.trust, &o),
     }
 }
 

@@ -50,6 +50,10 @@ pub fn render(shared: &Shared, varz: &super::endpoints::Varz, q: &super::Query) 
         .map(|(reason, n)| (format!("{{reason=\"{}\"}}", escape(reason)), n as f64))
         .collect();
     metric(&mut out, "auth_failures_total", "counter", "Refused authentications by reason.", &failures);
+    let refused = vec![("{reason=\"types\"}".to_string(), st.trust.types_refused.load(Ordering::Relaxed) as f64)];
+    metric(&mut out, "trust_refusals_total", "counter", "Messages refused by message trust policies, by reason.", &refused);
+    let removed = st.trust.reserved_removed.load(Ordering::Relaxed);
+    metric(&mut out, "reserved_headers_removed_total", "counter", "Client messages whose Natrix-* or Nats-Request-Info headers were removed.", &g(removed));
     gnatsd::render(&mut out, shared, &opts, varz)?;
     Ok(out)
 }

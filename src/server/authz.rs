@@ -90,6 +90,7 @@ impl Core {
         if required {
             c.creds = Some(Box::new(credentials_of(opts)));
         }
+        self.refresh_stamp(slot);
         true
     }
 
@@ -190,6 +191,7 @@ impl Core {
                 if !self.enforce_account_conn_limit(slot) {
                     return;
                 }
+                self.refresh_stamp(slot);
                 self.prune_subscriptions(slot);
             }
         }

@@ -127,6 +127,7 @@ impl Core {
         if verbose {
             self.send_raw(slot, proto::OK);
         }
+        self.refresh_stamp(slot);
     }
 
     fn handle_sub(&mut self, slot: u32, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {

@@ -214,6 +214,8 @@ pub struct Conn {
     pub auth_expires: Option<Instant>,
     /// Compiled permissions and their per-connection state (`None` = unrestricted).
     pub perms: Option<Box<ConnPerms>>,
+    /// `message_trust` stamp lines, built once per identity (`None`: not stamped).
+    pub stamp: Option<Box<crate::trust::Stamp>>,
     /// Time from accept to CONNECT (nats-server's first RTT estimate), for `Nats-Request-Info`.
     pub rtt_ns: u64,
     /// Subscriptions by sid.
@@ -274,6 +276,7 @@ impl Conn {
             jwt: None,
             auth_expires: None,
             perms: None,
+            stamp: None,
             rtt_ns: 0,
             subs: Default::default(),
             closing: None,

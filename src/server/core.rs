@@ -41,6 +41,9 @@ pub struct Core {
     pub routes: Vec<Arc<super::imports::AccountRoutes>>,
     /// Scratch for subjects rewritten by imports.
     pub(super) scratch_subject: Vec<u8>,
+    /// Scratch for stamped or stripped headers (`trust_conn.rs`) and their import cut.
+    pub(super) trust_headers: Vec<u8>,
+    pub(super) trust_import: Vec<u8>,
     pub limits: Limits,
     /// Outgoing cross-worker batches, indexed by destination worker.
     pub outbox: Vec<Batch>,
@@ -97,6 +100,8 @@ impl Core {
             caches: Vec::new(),
             routes: Vec::new(),
             scratch_subject: Vec::new(),
+            trust_headers: Vec::new(),
+            trust_import: Vec::new(),
             limits,
             outbox: (0..workers).map(|_| Batch::default()).collect(),
             touched: SmallVec::new(),

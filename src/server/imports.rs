@@ -88,6 +88,8 @@ fn transform(from: &[u8], to: &[u8], subject: &[u8], out: &mut Vec<u8>) {
 pub struct StreamRoute {
     pub importer: u32,
     pub map: SubjectMap,
+    /// `share: true`: the stamp's user fields cross (`trust_conn.rs`).
+    pub share: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +99,7 @@ pub struct ServiceRoute {
     pub map: SubjectMap,
     pub response_type: ResponseType,
     pub threshold: Duration,
+    pub share: bool,
 }
 
 /// An account's cross-account routes.
@@ -249,6 +252,7 @@ pub fn install(accounts: &super::account::AccountTable, cfg: &AuthConfig) {
                     map,
                     response_type,
                     threshold,
+                    share: imp.share,
                 });
             } else {
                 let to = match (&imp.prefix, &imp.to) {
@@ -260,7 +264,7 @@ pub fn install(accounts: &super::account::AccountTable, cfg: &AuthConfig) {
                     .entry(exporter.id)
                     .or_default()
                     .streams
-                    .push(StreamRoute { importer: importer.id, map: SubjectMap { from, to } });
+                    .push(StreamRoute { importer: importer.id, map: SubjectMap { from, to }, share: imp.share });
             }
         }
     }
@@ -284,12 +288,16 @@ impl Core {
         let now = self.now;
         let mut delivered = false;
         let mut subject_buf = std::mem::take(&mut self.scratch_subject);
+        // The stamp cut to the publisher's account, for imports without `share`.
+        let mut cut_buf = std::mem::take(&mut self.trust_import);
+        let cut = self.import_headers(slot, msg, &mut cut_buf);
+        let cut_headers = if cut { Some(&cut_buf[..]) } else { msg.headers };
         // An answer from the exporter to a request that came through a service import.
         if msg.subject.starts_with(b"_R_.") && !self.accounts[acc].responses.is_empty() {
             let empty = msg.payload.is_empty() && msg.headers.is_none();
             if let Some((importer, reply)) = self.accounts[acc].responses.take(msg.subject, now, empty) {
                 self.ensure_account(importer);
-                let m = Message { subject: &reply, ..*msg };
+                let m = Message { subject: &reply, headers: cut_headers, ..*msg };
                 let got = self.route_in_account(importer as usize, slot, cid, true, &m, None, false);
                 if !got {
                     self.accounts[acc].responses.remove(msg.subject);
@@ -301,7 +309,8 @@ impl Core {
         for s in routes.streams.iter().filter(|s| s.map.matches(msg.subject)) {
             s.map.apply(msg.subject, &mut subject_buf);
             self.ensure_account(s.importer);
-            let m = Message { subject: &subject_buf, ..*msg };
+            let headers = if s.share { msg.headers } else { cut_headers };
+            let m = Message { subject: &subject_buf, headers, ..*msg };
             delivered |= self.route_in_account(s.importer as usize, slot, cid, true, &m, None, false);
         }
         for s in routes.services.iter().filter(|s| s.map.matches(msg.subject)) {
@@ -309,13 +318,14 @@ impl Core {
             self.ensure_account(s.exporter);
             let exporter = self.accounts[s.exporter as usize].clone();
             let reply = msg.reply.map(|r| exporter.responses.insert(acc as u32, r, s.response_type, s.threshold, now));
-            let headers = self.request_info_headers(slot, acc, msg.headers);
+            let headers = self.request_info_headers(slot, acc, if s.share { msg.headers } else { cut_headers });
             let m = Message { subject: &subject_buf, reply: reply.as_deref(), headers: Some(&headers), ..*msg };
             self.route_in_account(s.exporter as usize, slot, cid, true, &m, None, false);
             // A request taken by a service import counts as delivered (no 503).
             delivered = true;
         }
         self.scratch_subject = subject_buf;
+        self.trust_import = cut_buf;
         delivered
     }
 

@@ -31,6 +31,7 @@ pub mod rlimit;
 pub mod shared;
 pub mod sids;
 mod trace;
+pub mod trust_conn;
 pub mod snapshot;
 mod tls_io;
 pub mod transport;

@@ -33,6 +33,9 @@ impl Core {
         let over_data = c.jwt.as_ref().and_then(|j| j.max_data).is_some_and(|max| c.stats.in_bytes > max);
         let (verbose, pedantic, cid, echo, no_responders) =
             (c.flags.verbose, c.flags.pedantic, c.cid, c.flags.echo, c.flags.no_responders);
+        // Message trust: one branch for a headerless publish from an unstamped connection.
+        let trust = msg.headers.is_some() || c.stamp.is_some();
+        let types = c.perms.as_deref().is_some_and(|p| p.perms.types.is_some());
         let acc = c.account as usize;
         self.cycle.in_msgs += 1;
         self.cycle.in_bytes += size as u64;
@@ -50,6 +53,9 @@ impl Core {
             self.send_err(slot, &format!("Permissions Violation for Publish to \"{}\"", lossy(msg.subject)));
             return;
         }
+        if types && !self.check_types(slot, msg.subject, msg.headers) {
+            return;
+        }
         if msg.subject.starts_with(b"_GR_.") {
             self.send_err(slot, &format!("Permissions Violation for Publish to \"{}\"", lossy(msg.subject)));
             return;
@@ -65,13 +71,31 @@ impl Core {
         }
 
         self.ensure_account(acc as u32);
+        if trust {
+            // Stamped or stripped headers live in a scratch buffer: other workers get a copy.
+            let mut buf = std::mem::take(&mut self.trust_headers);
+            if self.trusted_headers(slot, msg.headers, &mut buf) {
+                let m = Message { headers: Some(&buf), ..*msg };
+                self.route_pub(slot, cid, acc, echo, no_responders, &m, None);
+                self.trust_headers = buf;
+                return;
+            }
+            self.trust_headers = buf;
+        }
+        self.route_pub(slot, cid, acc, echo, no_responders, msg, Some(base));
+    }
+
+    /// Routes a publish that passed every check: system requests, the account's
+    /// subscribers and routes, imports, no-responders.
+    #[allow(clippy::too_many_arguments)]
+    fn route_pub(&mut self, slot: u32, cid: u64, acc: usize, echo: bool, no_responders: bool, msg: &Message<'_>, base: Option<*const u8>) {
         if msg.subject.first() == Some(&b'$') {
             if self.callout_reply(acc, msg) {
                 return;
             }
             self.system_request(slot, cid, acc, msg);
         }
-        let mut delivered = self.route_in_account(acc, slot, cid, echo, msg, Some(base), true);
+        let mut delivered = self.route_in_account(acc, slot, cid, echo, msg, base, true);
         if self.has_cross_account_routes(acc) {
             delivered |= self.route_across_accounts(acc, slot, cid, msg);
         }

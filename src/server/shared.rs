@@ -18,6 +18,8 @@ pub struct ServerStats {
     /// Refused authentications: bad credentials, and timeouts.
     pub auth_violations: AtomicU64,
     pub auth_timeouts: AtomicU64,
+    /// `message_trust` and `types` refusals and removals.
+    pub trust: super::trust_conn::TrustStats,
 }
 
 impl ServerStats {

@@ -35,6 +35,8 @@ pub struct CertIdentity {
     pub rdn: String,
     /// `rdn` followed by the domain components, when there are any.
     pub rdn_with_dcs: Option<String>,
+    /// `sha256:` + lower-case hex of the certificate's DER (the `cert_fp` stamp field).
+    pub fingerprint: String,
 }
 
 /// Why a certificate's names could not be read (the client is then refused).
@@ -42,6 +44,19 @@ pub struct CertIdentity {
 pub enum IdentityError {
     #[error("cannot parse the client certificate: {0}")]
     Parse(String),
+}
+
+/// `sha256:` + lower-case hex of `der`.
+pub fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    use std::fmt::Write;
+    let digest = sha2::Sha256::digest(der);
+    let mut s = String::with_capacity(7 + 64);
+    s.push_str("sha256:");
+    for b in digest {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
 }
 
 const DC_OID: &str = "0.9.2342.19200300.100.1.25";
@@ -67,7 +82,7 @@ impl CertIdentity {
     /// Reads the names of a DER certificate.
     pub fn from_der(der: &[u8]) -> Result<CertIdentity, IdentityError> {
         let (_, cert) = X509Certificate::from_der(der).map_err(|e| IdentityError::Parse(e.to_string()))?;
-        let mut id = CertIdentity::default();
+        let mut id = CertIdentity { fingerprint: fingerprint(der), ..Default::default() };
         if let Ok(Some(san)) = cert.subject_alternative_name() {
             for n in &san.value.general_names {
                 match n {
@@ -355,6 +370,7 @@ mod tests {
             dn: Some(Dn(vec![vec![("CN".into(), "c".into())]])),
             rdn: "CN=c".into(),
             rdn_with_dcs: None,
+            fingerprint: String::new(),
         };
         let users = ["host.x", "spiffe://x/u", "CN=c"];
         let dns: Vec<(String, Dn)> =
