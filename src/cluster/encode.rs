@@ -1,4 +1,5 @@
 //! Route protocol encoders (nats-server 2.9 wire format): single spaces, CRLF.
+use crate::proto::write_usize;
 use std::io::Write;
 
 /// `RS+ <acc> <subj>` or `RS+ <acc> <subj> <queue> <weight>`.
@@ -41,6 +42,11 @@ pub fn write_rmsg<'q>(
     payload: &[u8],
 ) {
     let reply = reply.filter(|r| !r.is_empty());
+    let hlen = headers.map_or(0, <[u8]>::len);
+    let total = hlen + payload.len();
+    // One reservation for the whole frame (queue names aside): the per-message path
+    // must not grow the buffer piecemeal.
+    out.reserve(account.len() + subject.len() + reply.map_or(0, <[u8]>::len) + total + 40);
     out.extend_from_slice(if headers.is_some() { b"HMSG " } else { b"RMSG " });
     out.extend_from_slice(account);
     out.push(b' ');
@@ -62,12 +68,14 @@ pub fn write_rmsg<'q>(
         out.push(b' ');
         out.extend_from_slice(q);
     }
-    let hlen = headers.map_or(0, <[u8]>::len);
-    let total = hlen + payload.len();
+    // Sizes without `core::fmt` (it was ~7% of a routing node's CPU).
     if headers.is_some() {
-        let _ = write!(out, " {hlen}");
+        out.push(b' ');
+        write_usize(out, hlen);
     }
-    let _ = write!(out, " {total}\r\n");
+    out.push(b' ');
+    write_usize(out, total);
+    out.extend_from_slice(b"\r\n");
     if let Some(h) = headers {
         out.extend_from_slice(h);
     }

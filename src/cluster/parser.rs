@@ -95,10 +95,18 @@ fn args(line: &[u8]) -> smallvec::SmallVec<[&[u8]; 8]> {
 }
 
 fn parse_size(s: &[u8]) -> Option<usize> {
-    if s.is_empty() || s.len() > 10 || !s.iter().all(u8::is_ascii_digit) {
+    if s.is_empty() || s.len() > 10 {
         return None;
     }
-    std::str::from_utf8(s).ok()?.parse().ok()
+    // At most 10 digits: no overflow in u64.
+    let mut n = 0u64;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    usize::try_from(n).ok()
 }
 
 /// The slice of `line` from the start of `first` to the end of `last` (both sub-slices).
@@ -112,7 +120,7 @@ fn span<'a>(line: &'a [u8], first: &[u8], last: &[u8]) -> &'a [u8] {
 /// Parses one frame at the start of `buf`. `Ok(None)`: incomplete, read more.
 /// Returns the frame and the number of bytes it used.
 pub fn parse(buf: &[u8], max_line: usize) -> Result<Option<(RouteFrame<'_>, usize)>, RouteParseError> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+    let Some(nl) = memchr::memchr(b'\n', buf) else {
         if buf.len() > max_line {
             return Err(RouteParseError::ControlLineTooLong);
         }

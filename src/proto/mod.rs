@@ -23,6 +23,7 @@ mod tests;
 
 pub use connect::{check_info, parse_connect, ConnectError, ConnectOptions};
 pub use encode::{write_err, write_info, write_msg, OK, PING, PONG};
+pub(crate) use encode::write_usize;
 pub use error::ParseError;
 pub use frame::{Frame, Limits, Message};
 pub use info::ServerInfo;

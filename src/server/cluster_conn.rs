@@ -273,8 +273,10 @@ impl Core {
                 }
             }
             RemoteChange::Weight(w) => {
-                if let Some((_, s)) = r.remote.handle(account, subject, queue) {
+                if let Some(s) = r.remote.handle(account, subject, queue).map(|(_, s)| s.clone()) {
                     s.weight.store(w, std::sync::atomic::Ordering::Relaxed);
+                    // Cached match results carry the weight sums.
+                    self.accounts[acc as usize].sublist.touch();
                 }
             }
             RemoteChange::Unchanged | RemoteChange::Removed(_) => {}

@@ -146,15 +146,15 @@ impl Core {
                 delivered = true;
             }
         }
-        for group in result.qsubs.iter() {
+        for (g, group) in result.qsubs.iter().enumerate() {
             let n = group.len();
             if n == 0 {
                 continue;
             }
             let rand = self.conn_mut(slot).map_or(0, |c| c.next_rand());
-            // With routes, a remote member counts as many times as its weight (its
-            // member count on that server), as nats-server picks.
-            let start = if self.shared.cluster.is_some() { weighted_pick(group, rand) } else { (rand % n as u64) as usize };
+            // A route's member counts as many times as its weight (weight sums cached
+            // with the match result).
+            let start = result.pick(g, rand);
             for i in 0..n {
                 let sub = &group[(start + i) % n];
                 if sub.remote {
@@ -326,21 +326,6 @@ impl Core {
         }
         self.mark_dirty(slot);
     }
-}
-
-/// The index of a queue member picked at random, each weighing `weight` (1 for local
-/// members, the member count on that server for a route's).
-fn weighted_pick(group: &[Arc<Subscription>], rand: u64) -> usize {
-    let total: u64 = group.iter().map(|s| u64::from(s.weight.load(Ordering::Relaxed).max(1))).sum();
-    let mut r = rand % total.max(1);
-    for (i, s) in group.iter().enumerate() {
-        let w = u64::from(s.weight.load(Ordering::Relaxed).max(1));
-        if r < w {
-            return i;
-        }
-        r -= w;
-    }
-    0
 }
 
 /// Counts a delivery against the subscription's auto-unsubscribe limit.

@@ -1,4 +1,5 @@
 //! The result of matching one published subject against a `Sublist`.
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
@@ -14,6 +15,11 @@ pub type QueueGroup = SmallVec<[Arc<Subscription>; 4]>;
 pub struct SubResult {
     pub psubs: SmallVec<[Arc<Subscription>; 4]>,
     pub qsubs: SmallVec<[QueueGroup; 2]>,
+    /// Per queue group (index as `qsubs`): the running sums of its members' weights
+    /// when a route's member is in it, else `None` (all weigh 1). Set by
+    /// `Sublist::match_subject`, so a cached result picks in O(log n) instead of
+    /// summing the group per message; a weight change bumps the trie generation.
+    qweights: SmallVec<[Option<Box<[u64]>>; 2]>,
 }
 
 impl SubResult {
@@ -29,6 +35,43 @@ impl SubResult {
     /// Plain subs plus queue members (the fanout upper bound).
     pub fn len(&self) -> usize {
         self.psubs.len() + self.qsubs.iter().map(|q| q.len()).sum::<usize>()
+    }
+
+    /// Records the weight sums of the groups that have a route's member (see `qweights`).
+    pub(crate) fn finish_weights(&mut self) {
+        if self.qsubs.iter().all(|g| g.iter().all(|s| !s.remote)) {
+            return;
+        }
+        self.qweights = self
+            .qsubs
+            .iter()
+            .map(|g| {
+                if g.iter().all(|s| !s.remote) {
+                    return None;
+                }
+                let mut sum = 0u64;
+                Some(g.iter().map(|s| {
+                    sum += u64::from(s.weight.load(Ordering::Relaxed).max(1));
+                    sum
+                }).collect())
+            })
+            .collect();
+    }
+
+    /// The index of a member of group `i` picked at random from `rand`, a route's member
+    /// counting as many times as its weight (its member count on that server), as
+    /// nats-server picks. Uniform when the group has no route member.
+    #[inline]
+    pub fn pick(&self, i: usize, rand: u64) -> usize {
+        let n = self.qsubs.get(i).map_or(0, |g| g.len()) as u64;
+        match self.qweights.get(i).and_then(Option::as_deref) {
+            Some(sums) if sums.len() as u64 == n && n > 0 => {
+                let total = sums[sums.len() - 1].max(1);
+                let r = rand % total;
+                sums.partition_point(|&s| s <= r)
+            }
+            _ => (rand % n.max(1)) as usize,
+        }
     }
 
     /// The queue name of group `i` (`None` if out of range).
@@ -132,6 +175,28 @@ mod tests {
             cid: 1,
         };
         Arc::new(Subscription::new(b"foo", q.map(str::as_bytes), b"1", owner))
+    }
+
+    #[test]
+    fn weighted_pick_counts_route_members_by_weight() {
+        let local = sub(Some("q"));
+        let owner = ConnRef { worker: 0, slot: 1, cid: 2 };
+        let remote = Arc::new(Subscription::remote(b"foo", Some(b"q"), b"$G foo q", owner, 3));
+        let mut r = SubResult::new();
+        r.add_queue_members(b"q", &[local.clone(), remote.clone(), local]);
+        // Without weights recorded: uniform.
+        assert_eq!((0..3).map(|x| r.pick(0, x)).collect::<Vec<_>>(), [0, 1, 2]);
+        r.finish_weights();
+        // Weights 1, 3, 1: draws 0..5 map to 0, 1, 1, 1, 2.
+        assert_eq!((0..5).map(|x| r.pick(0, x)).collect::<Vec<_>>(), [0, 1, 1, 1, 2]);
+        assert_eq!(r.pick(0, 7), 1);
+        // A group of local members only keeps the uniform pick.
+        let mut l = SubResult::new();
+        l.add_queue_members(b"q", &[sub(Some("q")), sub(Some("q"))]);
+        l.finish_weights();
+        assert!(l.qweights.is_empty());
+        assert_eq!((l.pick(0, 0), l.pick(0, 1), l.pick(0, 2)), (0, 1, 0));
+        assert_eq!(SubResult::new().pick(0, 5), 0);
     }
 
     #[test]

@@ -219,6 +219,7 @@ impl Sublist {
             self.match_shard(lit, &toks, &mut r);
         }
         self.match_shard(WILDCARD_SHARD, &toks, &mut r);
+        r.finish_weights();
         // Always a fresh Arc (even when empty): a result shared by all workers would
         // make every cache hit bump one contended reference count.
         Arc::new(r)
@@ -235,6 +236,12 @@ impl Sublist {
     /// True if anything matches `subject` (same rules as [`Self::match_subject`]).
     pub fn has_interest(&self, subject: &[u8]) -> bool {
         !self.match_subject(subject).is_empty()
+    }
+
+    /// Makes cached match results stale without changing the trie (a route's queue
+    /// weight changed: results carry the weight sums).
+    pub fn touch(&self) {
+        self.bump();
     }
 
     /// Bumped (atomically) by every insert and remove.
