@@ -192,7 +192,11 @@ impl Worker {
                 .and_then(|s| s.suite().as_str())
                 .map_or_else(String::new, |n| n.replacen("TLS13_", "TLS_", 1)),
         };
-        self.core.tls_established(slot, cert, session);
+        if self.core.conn(slot).is_some_and(super::conn::Conn::is_route) {
+            self.core.route_tls_established(slot, session);
+        } else {
+            self.core.tls_established(slot, cert, session);
+        }
         true
     }
 }
