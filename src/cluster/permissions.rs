@@ -100,7 +100,9 @@ mod tests {
         assert!(p.sends(b"imp.a") && p.sends(b"imp.a.b") && p.sends(b"imp.*") && p.sends(b"imp.>"));
         assert!(!p.sends(b"imp.secret") && !p.sends(b"other") && !p.sends(b">"));
         assert!(p.accepts(b"exp.a") && p.accepts(b"exp.*"));
-        assert!(!p.accepts(b"exp.x") && !p.accepts(b"exp.>") && !p.accepts(b"exp.a.b") && !p.accepts(b"imp.a"));
+        assert!(!p.accepts(b"exp.x") && !p.accepts(b"exp.a.b") && !p.accepts(b"imp.a"));
+        // A permission sublist's `*` matches any one token, also a `>` token (Go's Match).
+        assert!(p.accepts(b"exp.>"));
         // A wildcard accepted by export gets the overlapping deny entries as a filter.
         let f = p.export_filter(b"exp.*").expect("filter");
         use crate::subject::DeliveryFilter;
