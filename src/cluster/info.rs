@@ -38,6 +38,8 @@ pub struct RouteInfo {
     pub auth_required: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub tls_required: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tls_verify: bool,
     #[serde(default)]
     pub max_payload: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,13 +4,14 @@
 //! `info` (route INFO/CONNECT JSON and the handshake checks) and `interest` (local
 //! interest counts → RS+/RS- updates; a peer's interest by raw key, with queue
 //! weights), `link` (one route's handshake decisions), `urls` (the client
-//! `connect_urls` the routes bring). The mio integration is
+//! `connect_urls` the routes bring), `permissions` (cluster import/export). The mio integration is
 //! `server::cluster_conn` and `server::cluster_state`; nothing here does I/O.
 pub mod encode;
 pub mod info;
 pub mod interest;
 pub mod link;
 pub mod parser;
+pub mod permissions;
 pub mod urls;
 #[cfg(test)]
 mod proptests;

@@ -87,6 +87,9 @@ pub struct ClusterOptions {
     pub import: Option<RuleLists>,
     /// Subjects whose interest we accept from peers.
     pub export: Option<RuleLists>,
+    /// Route TLS (`tls {}` inside `cluster`): TLS first on every route, peer
+    /// certificates always required and verified against `ca_file`.
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 impl ClusterOptions {
@@ -106,10 +109,6 @@ impl ClusterOptions {
         }
         if !(-1..=65535).contains(&self.port) {
             return Err(format!("invalid cluster port {}", self.port));
-        }
-        // Parsed and checked, but not applied to routes yet: refuse rather than ignore.
-        if self.import.is_some() || self.export.is_some() {
-            return Err("cluster permissions (import/export) are not supported by natrix yet: remove cluster.permissions or use nats-server for this node".into());
         }
         Ok(())
     }
@@ -170,19 +169,12 @@ pub fn parse_cluster(v: &Node, c: &mut ClusterOptions) -> Result<(), ConfigError
             }
             "authorization" => parse_cluster_auth(&key.pos, val, c)?,
             "permissions" => parse_cluster_permissions(val, c)?,
-            "tls" => {
-                return Err(err(&key_node(key), "cluster \"tls\" is not supported by natrix yet: routes are plain TCP; remove the block or use nats-server for this node"))
-            }
+            "tls" => c.tls = Some(super::cluster_tls::parse_cluster_tls(val)?),
             // 2.10+ keys: nats-server 2.9.10 refuses them exactly so.
             _ => return Err(ConfigError::at(&key.pos, format!("unknown field \"{k}\""))),
         }
     }
     Ok(())
-}
-
-/// A node positioned at a key (for errors about the key itself).
-fn key_node(key: &super::parser::Key) -> Node {
-    Node { value: Value::Bool(true), pos: key.pos.clone() }
 }
 
 fn parse_cluster_auth(at: &super::Pos, v: &Node, c: &mut ClusterOptions) -> Result<(), ConfigError> {
@@ -304,8 +296,6 @@ mod tests {
             load("cluster {\n name: C1\n authorization { user: a, password: b, token: x}\n}\n").unwrap_err(),
             "t.conf:3:2: Cluster authorization does not support tokens"
         );
-        let e = load("cluster {\n name: C1\n tls { cert_file: x }\n}\n").unwrap_err();
-        assert!(e.starts_with("t.conf:3:2: cluster \"tls\" is not supported"), "{e}");
         let e = load("cluster {\n routes: [\"http://x:1\"]\n}\n").unwrap_err();
         assert!(e.starts_with("t.conf:2:"), "{e}");
     }

@@ -1,6 +1,7 @@
 //! Configuration: the NATS config file format, typed options and the command line.
 pub mod cli;
 pub mod cluster;
+mod cluster_tls;
 mod duration;
 mod error;
 mod lexer;

@@ -256,6 +256,13 @@ impl Core {
             crate::debug!("route slot {slot}: RS+ for unknown account {}", String::from_utf8_lossy(account));
             return;
         };
+        // Cluster `export`: interest outside it is ignored (nats-server: "Can not export").
+        let shared = self.shared.clone();
+        let perms = shared.cluster.as_ref().map(|c| &c.perms);
+        if perms.is_some_and(|p| !p.accepts(subject)) {
+            crate::debug!("route slot {slot}: can not export {:?}, ignoring remote subscription", String::from_utf8_lossy(subject));
+            return;
+        }
         let worker = self.id;
         let Some(c) = self.conn_mut(slot) else { return };
         let owner = ConnRef { worker, slot, cid: c.cid };
@@ -264,6 +271,9 @@ impl Core {
             RemoteChange::Added => {
                 let key = interest::key(account, subject, queue);
                 let sub = Arc::new(Subscription::remote(subject, queue, &key, owner, weight));
+                if let Some(f) = perms.and_then(|p| p.export_filter(subject)) {
+                    sub.set_filter(Some(f));
+                }
                 if self.accounts[acc as usize].sublist.insert(sub.clone()).is_ok() {
                     if let Some(r) = self.conn_mut(slot).and_then(|c| c.route.as_deref_mut()) {
                         r.remote.set_handle(account, subject, queue, (acc, sub));

@@ -3,7 +3,8 @@
 //! configured route URLs with their dial state. Touched on SUB/UNSUB and route
 //! events only, never per message. All route connections live on `ROUTE_WORKER`.
 use crate::cluster::info::{RouteConnect, RouteInfo};
-use crate::cluster::interest::LocalInterest;
+use crate::cluster::interest::{LocalInterest, Update};
+use crate::cluster::permissions::RoutePermissions;
 use crate::cluster::urls::ClientUrls;
 use crate::config::cluster::{ClusterOptions, RouteUrl};
 use parking_lot::Mutex;
@@ -84,6 +85,10 @@ pub struct ClusterShared {
     /// Bumped whenever the client `connect_urls` change; workers compare it once per
     /// cycle and then send the new INFO to their clients.
     urls_gen: AtomicU64,
+    /// Cluster `permissions` (import: what interest we send; export: what we accept).
+    pub perms: RoutePermissions,
+    /// Route TLS (`cluster { tls {} }`), set by `with_tls`.
+    pub tls: Option<std::sync::Arc<crate::tls::RouteTls>>,
 }
 
 impl ClusterShared {
@@ -108,6 +113,9 @@ impl ClusterShared {
             connect_urls: if opts.no_advertise { Vec::new() } else { client_url.iter().cloned().collect() },
             ..Default::default()
         };
+        let perms = RoutePermissions::new(opts.import.as_ref(), opts.export.as_ref());
+        let mut info = info;
+        (info.import, info.export) = perms.info_fields();
         let now = Instant::now();
         let urls = opts.routes.iter().map(|_| UrlState::Idle { next: now }).collect();
         ClusterShared {
@@ -123,8 +131,23 @@ impl ClusterShared {
             }),
             pending: AtomicBool::new(false),
             urls_gen: AtomicU64::new(0),
+            perms,
+            tls: None,
             opts,
         }
+    }
+
+    /// Routes over TLS: the INFO says so (peers must present a certificate too).
+    pub fn with_tls(mut self, tls: Option<std::sync::Arc<crate::tls::RouteTls>>) -> Self {
+        self.info.tls_required = tls.is_some();
+        self.info.tls_verify = tls.is_some();
+        self.tls = tls;
+        self
+    }
+
+    /// Whether `import` lets this update out (RS+ only; RS- always goes, as in nats-server).
+    fn sends(&self, u: &Update) -> bool {
+        !matches!(u, Update::Sub { .. }) || self.perms.sends(u.subject())
     }
 
     /// The CONNECT a dialer sends on route `url`.
@@ -137,6 +160,7 @@ impl ClusterShared {
             cluster: self.name.clone(),
             user: u.and_then(|u| u.user.clone()),
             pass: u.and_then(|u| u.pass.as_ref().map(|p| p.0.clone())),
+            tls_required: self.tls.is_some(),
             ..Default::default()
         }
     }
@@ -149,7 +173,7 @@ impl ClusterShared {
         let mut queued = false;
         for (subject, queue) in subs {
             let u = if add { st.local.add(account, subject, queue) } else { st.local.remove(account, subject, queue) };
-            let Some(u) = u else { continue };
+            let Some(u) = u.filter(|u| self.sends(u)) else { continue };
             for r in &mut st.routes {
                 u.encode(&mut r.pending);
                 queued = true;
@@ -195,7 +219,7 @@ impl ClusterShared {
             }
             return Err(Duplicate);
         }
-        for u in st.local.snapshot() {
+        for u in st.local.snapshot().iter().filter(|u| self.sends(u)) {
             u.encode(out);
         }
         // With our own `no_advertise`, clients are not told about the cluster.

@@ -10,6 +10,7 @@ mod authz;
 pub mod callout;
 mod client;
 mod cluster_conn;
+mod cluster_tls;
 mod connect_urls;
 pub mod cluster_state;
 pub mod conn;
@@ -136,7 +137,10 @@ pub fn build_shared_clustered(
         (Some(c), Some(addr)) => {
             // Peers tell their clients about this URL (not for a wildcard address).
             let client_url = (!is_unspecified(&opts.host)).then(|| format!("{}:{port}", opts.host));
-            Some(cluster_state::ClusterShared::new(c.clone(), addr, &server_id, &server_name, i64::from(opts.max_payload), client_url))
+            let tls = c.tls.as_ref().map(|t| crate::tls::RouteTls::new(t).map(Arc::new)).transpose();
+            let tls = tls.map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("cluster tls: {e}")))?;
+            let cl = cluster_state::ClusterShared::new(c.clone(), addr, &server_id, &server_name, i64::from(opts.max_payload), client_url);
+            Some(cl.with_tls(tls))
         }
         _ => None,
     };

@@ -132,7 +132,8 @@ impl Core {
         let mut to_peers: SmallVec<[&Arc<Subscription>; 8]> = SmallVec::new();
         for sub in result.psubs.iter() {
             if sub.remote {
-                if to_routes && !sub.is_closed() {
+                // (`filters_out`: cluster export deny entries inside a wildcard interest.)
+                if to_routes && !sub.is_closed() && !sub.filters_out(msg.subject) {
                     to_peers.push(sub);
                     delivered = true;
                 }
@@ -158,7 +159,7 @@ impl Core {
             for i in 0..n {
                 let sub = &group[(start + i) % n];
                 if sub.remote {
-                    if to_routes && !sub.is_closed() {
+                    if to_routes && !sub.is_closed() && !sub.filters_out(msg.subject) {
                         to_peers.push(sub);
                         delivered = true;
                         break;

@@ -196,7 +196,11 @@ impl Worker {
                 _ => Vec::new(),
             },
         };
-        self.core.tls_established(slot, cert, session);
+        if self.core.conn(slot).is_some_and(super::conn::Conn::is_route) {
+            self.core.route_tls_established(slot, session);
+        } else {
+            self.core.tls_established(slot, cert, session);
+        }
         true
     }
 }

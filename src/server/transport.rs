@@ -11,10 +11,11 @@ pub enum Transport {
 }
 
 /// A TLS connection (NATS flow: INFO in plain text, then the client upgrades; or,
-/// with `handshake_first`, the handshake before anything else).
+/// with `handshake_first`, the handshake before anything else). Routes: the server
+/// side when accepted, the client side when dialed, handshake first.
 pub struct TlsStream {
     pub sock: TcpStream,
-    pub tls: rustls::ServerConnection,
+    pub tls: rustls::Connection,
     /// The configuration this connection was accepted with (pinned certs, timeout).
     pub cfg: Arc<crate::tls::ServerTls>,
     /// Bytes to write in plain text before any TLS record (the INFO line).
@@ -72,10 +73,10 @@ pub fn write_plain(sock: &mut TcpStream, out: &mut OutBuf) -> io::Result<bool> {
 }
 
 impl TlsStream {
-    pub fn new(sock: TcpStream, tls: rustls::ServerConnection, cfg: Arc<crate::tls::ServerTls>) -> TlsStream {
+    pub fn new(sock: TcpStream, tls: impl Into<rustls::Connection>, cfg: Arc<crate::tls::ServerTls>) -> TlsStream {
         TlsStream {
             sock,
-            tls,
+            tls: tls.into(),
             cfg,
             plain_prefix: Vec::new(),
             prefix_written: 0,

@@ -201,10 +201,13 @@ impl Worker {
             self.core.close(slot, CloseReason::WriteError);
             return;
         }
+        let Some(transport) = self.route_transport(slot, sock) else {
+            return self.core.route_tls_failed(slot);
+        };
         if self.sockets.len() <= slot as usize {
             self.sockets.resize_with(slot as usize + 1, || None);
         }
-        self.sockets[slot as usize] = Some(Transport::Plain(sock));
+        self.sockets[slot as usize] = Some(transport);
     }
 
     fn cid(&self, slot: u32) -> u64 {

@@ -115,7 +115,7 @@ impl ServerTls {
     }
 }
 
-fn load_certs(at: &str, what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(super) fn load_certs(at: &str, what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem_err = |source| TlsError::Pem { at: at.to_string(), what, path: path.display().to_string(), source };
     let certs =
         CertificateDer::pem_file_iter(path).map_err(pem_err)?.collect::<Result<Vec<_>, _>>().map_err(pem_err)?;
@@ -128,7 +128,7 @@ fn load_certs(at: &str, what: &'static str, path: &Path) -> Result<Vec<Certifica
 /// ring's provider restricted to the configured suites and curves. As in Go, the
 /// listed TLS 1.2 suites restrict TLS 1.2 only; TLS 1.3 suites stay on unless some
 /// are listed.
-fn provider(o: &TlsOptions) -> CryptoProvider {
+pub(super) fn provider(o: &TlsOptions) -> CryptoProvider {
     let mut p = rustls::crypto::ring::default_provider();
     if !o.cipher_suites.is_empty() {
         let listed: Vec<SupportedCipherSuite> = o.cipher_suites.iter().map(|&s| suite(s)).collect();

@@ -71,6 +71,25 @@ impl Ca {
         }
     }
 
+    /// A route certificate for localhost and 127.0.0.1 with both the server and the
+    /// client auth usages (a route is a server to one side and a client to the other).
+    pub fn route(&self, dir: &Path, name: &str) -> Pem {
+        let key = KeyPair::generate().expect("leaf key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "localhost");
+        params.distinguished_name = dn;
+        params.subject_alt_names = vec![dns("localhost"), SanType::IpAddress([127, 0, 0, 1].into())];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let cert = params.signed_by(&key, &issuer).expect("sign");
+        Pem {
+            cert: write(dir, &format!("{name}.pem"), &cert.pem()),
+            key: write(dir, &format!("{name}-key.pem"), &key.serialize_pem()),
+        }
+    }
+
     /// A server certificate for localhost and 127.0.0.1.
     pub fn server(&self, dir: &Path, name: &str) -> Pem {
         let sans = vec![
