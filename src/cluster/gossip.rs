@@ -37,6 +37,21 @@ pub fn forward_line(peer: &RouteInfo, remote_ip: IpAddr) -> Vec<u8> {
     out
 }
 
+/// The addresses a peer's INFO says it can be dialed at (`host:port`, and `ip`), to
+/// match against configured route URLs.
+pub fn advertised(info: &RouteInfo) -> Vec<String> {
+    let mut v = Vec::with_capacity(2);
+    if !info.host.is_empty() && info.port != 0 {
+        v.push(RouteUrl { host: info.host.clone(), port: info.port, user: None, pass: None }.host_port());
+    }
+    if let Some(a) = info.dial_address() {
+        if !v.contains(&a) {
+            v.push(a);
+        }
+    }
+    v
+}
+
 /// Why a gossiped server is not dialed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
@@ -158,6 +173,8 @@ mod tests {
         // No ip and no port: nothing to dial.
         let none = RouteInfo { server_id: "NX".into(), ..Default::default() };
         assert_eq!(implicit_route(&none, &VIEW, |_, _| false).unwrap_err(), Skip::NoAddress);
+        assert_eq!(advertised(&p), ["127.0.0.1:6223"]);
+        assert_eq!(advertised(&peer()), ["0.0.0.0:6223"]);
         assert_eq!(implicit_attempts(0), 1);
         assert_eq!(implicit_attempts(3), 4);
         assert_eq!(implicit_attempts(u32::MAX), u32::MAX);

@@ -224,6 +224,7 @@ impl Core {
             dialed: r.link.role == Role::Dialed,
             connect_urls: info.connect_urls.clone(),
             forward: crate::cluster::gossip::forward_line(info, c.addr.ip()),
+            advertised: crate::cluster::gossip::advertised(info),
         };
         let url = r.url;
         let addr = c.addr;

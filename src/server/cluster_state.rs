@@ -110,6 +110,8 @@ pub struct NewRoute {
     pub connect_urls: Vec<String>,
     /// The peer's INFO as forwarded to the other routes (`gossip::forward_line`).
     pub forward: Vec<u8>,
+    /// Where the peer says it can be dialed (`host:port` of its INFO, and its `ip`).
+    pub advertised: Vec<String>,
 }
 
 /// Why `register` refused: a route to that server exists and stays.
@@ -243,7 +245,7 @@ impl ClusterShared {
     /// to that server exists, `gossip::keep_new` settles which connection stays: the
     /// refused one's dialed URL waits until the survivor goes.
     pub fn register(&self, r: NewRoute, url: Option<usize>, out: &mut Vec<u8>) -> Result<Registered, Duplicate> {
-        let NewRoute { server_id, server_name, slot, cid, addr, dialed, connect_urls, forward } = r;
+        let NewRoute { server_id, server_name, slot, cid, addr, dialed, connect_urls, forward, advertised } = r;
         let mut st = self.state.lock();
         let st = &mut *st;
         let mut replaced = None;
@@ -274,6 +276,13 @@ impl ClusterShared {
                 r.pending.extend_from_slice(&forward);
             }
             self.pending.store(true, Ordering::Release);
+        }
+        // A configured URL that names this peer is not dialed while the route lives
+        // (else a peer that dialed us first gets a second link a second later).
+        for t in st.urls.iter_mut() {
+            if t.implicit.is_none() && matches!(t.state, UrlState::Idle { .. }) && advertised.iter().any(|a| *a == t.url.host_port()) {
+                t.cover(&server_id);
+            }
         }
         st.routes.push(RouteEntry { server_id, server_name, slot, cid, addr, dialed, client_urls, pending: Vec::new() });
         if changed {
@@ -495,6 +504,7 @@ mod tests {
             dialed: true,
             connect_urls: vec![format!("{id}:4222")],
             forward: format!("INFO {{\"server_id\":\"{id}\"}}\r\n").into_bytes(),
+            advertised: vec![],
         }
     }
 
@@ -540,6 +550,17 @@ mod tests {
         let n = ClusterShared::new(opts, "127.0.0.1:6222".parse().unwrap(), "NME", "me", 1 << 20, Some("127.0.0.1:4222".into()));
         assert_eq!(n.register(entry("NP", 7), None, &mut Vec::new()), Ok(Registered { urls_changed: false, replaced: None }));
         assert_eq!(n.client_urls(), (0, vec![]));
+    }
+
+    #[test]
+    fn a_configured_url_naming_a_linked_peer_is_not_dialed() {
+        let c = shared_with_routes(2);
+        let now = Instant::now();
+        let accepted = NewRoute { dialed: false, advertised: vec!["127.0.0.1:5001".into()], ..entry("NP", 7) };
+        c.register(accepted, None, &mut Vec::new()).unwrap();
+        assert_eq!(c.due_urls(now).iter().map(|d| d.0).collect::<Vec<_>>(), vec![0], "5001 is NP's");
+        c.unregister(7, Some("NP"), None, now, Duration::ZERO);
+        assert_eq!(c.due_urls(now + REDIAL * 2).iter().map(|d| d.0).collect::<Vec<_>>(), vec![1], "dialed once NP went");
     }
 
     #[test]
