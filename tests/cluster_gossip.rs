@@ -469,3 +469,26 @@ fn implicit_routes_are_tried_connect_retries_times() {
     let conf = "cluster { name: C1, listen: \"127.0.0.1:CLUSTER\", connect_retries: 5 }";
     assert!(implicit_route_reaches_late_listener(Some(conf), &[], Duration::from_millis(1500)), "config key");
 }
+
+/// A route peer that stops answering PINGs: `-ERR 'Stale Connection'` and close after
+/// `ping_max` unanswered PINGs, as nats-server does.
+fn stale_route(t: Target) -> (bool, String) {
+    let cluster = free_port();
+    let conf = format!("ping_interval: \"1s\"\nping_max: 2\ncluster {{ name: C1, listen: \"127.0.0.1:{cluster}\" }}\n");
+    let _server = TestServer::start_on(t, Some(&conf), &[]);
+    let mut fake = fake_route(cluster, "NMUTE");
+    let (got, closed) = fake.read_until_closed(Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let last = text.trim_end().rsplit("\r\n").next().unwrap_or("").to_string();
+    (closed && text.contains("PING\r\n"), last)
+}
+
+#[test]
+fn a_route_that_stops_answering_pings_is_stale_like_nats_server() {
+    let want = (true, "-ERR 'Stale Connection'".to_string());
+    assert_eq!(stale_route(Target::Natrix), want, "natrix");
+    if common::skip_without_nats_server() {
+        return;
+    }
+    assert_eq!(stale_route(Target::NatsServer), want, "nats-server");
+}

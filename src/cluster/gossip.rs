@@ -107,9 +107,11 @@ pub fn implicit_attempts(connect_retries: u32) -> u32 {
 /// Two connections link this server and `peer_id`: whether the newer one (`new_dialed`:
 /// we dialed it) replaces the registered one (`old_dialed`). The kept connection is the
 /// one dialed by the server whose ID sorts first, so both sides choose the same one.
-/// Two connections dialed by the same side: the registered one stays.
-pub fn keep_new(local_id: &str, peer_id: &str, old_dialed: bool, new_dialed: bool) -> bool {
-    if old_dialed == new_dialed {
+/// Two connections dialed by the same side: the registered one stays. With a
+/// nats-server peer (`peer_is_go`, its INFO has `go`) the registered one stays too, as
+/// nats-server decides, so that both sides close the same (newer) link.
+pub fn keep_new(local_id: &str, peer_id: &str, old_dialed: bool, new_dialed: bool, peer_is_go: bool) -> bool {
+    if peer_is_go || old_dialed == new_dialed {
         return false;
     }
     let we_dial_the_keeper = local_id < peer_id;
@@ -186,12 +188,14 @@ mod tests {
         // On A, X is "dialed"; on B, X is "accepted". Whatever registered first, both
         // keep X (dialed by the smaller ID).
         for (a_first_x, b_first_x) in [(true, true), (true, false), (false, true), (false, false)] {
-            let a_keeps_x = if a_first_x { !keep_new("NA", "NB", true, false) } else { keep_new("NA", "NB", false, true) };
-            let b_keeps_x = if b_first_x { !keep_new("NB", "NA", false, true) } else { keep_new("NB", "NA", true, false) };
+            let a_keeps_x = if a_first_x { !keep_new("NA", "NB", true, false, false) } else { keep_new("NA", "NB", false, true, false) };
+            let b_keeps_x = if b_first_x { !keep_new("NB", "NA", false, true, false) } else { keep_new("NB", "NA", true, false, false) };
             assert!(a_keeps_x && b_keeps_x, "{a_first_x} {b_first_x}");
         }
+        // A nats-server peer keeps the first registered: so do we.
+        assert!(!keep_new("NA", "NB", true, false, true) && !keep_new("NA", "NB", false, true, true));
         // Two connections dialed by the same side: the first stays.
-        assert!(!keep_new("NA", "NB", true, true));
-        assert!(!keep_new("NA", "NB", false, false));
+        assert!(!keep_new("NA", "NB", true, true, false));
+        assert!(!keep_new("NA", "NB", false, false, false));
     }
 }

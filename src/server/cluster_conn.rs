@@ -225,6 +225,7 @@ impl Core {
             connect_urls: info.connect_urls.clone(),
             forward: crate::cluster::gossip::forward_line(info, c.addr.ip()),
             advertised: crate::cluster::gossip::advertised(info),
+            peer_is_go: !info.go.is_empty(),
         };
         let url = r.url;
         let addr = c.addr;

@@ -112,6 +112,8 @@ pub struct NewRoute {
     pub forward: Vec<u8>,
     /// Where the peer says it can be dialed (`host:port` of its INFO, and its `ip`).
     pub advertised: Vec<String>,
+    /// The peer is nats-server (its INFO names a `go` version).
+    pub peer_is_go: bool,
 }
 
 /// Why `register` refused: a route to that server exists and stays.
@@ -245,13 +247,13 @@ impl ClusterShared {
     /// to that server exists, `gossip::keep_new` settles which connection stays: the
     /// refused one's dialed URL waits until the survivor goes.
     pub fn register(&self, r: NewRoute, url: Option<usize>, out: &mut Vec<u8>) -> Result<Registered, Duplicate> {
-        let NewRoute { server_id, server_name, slot, cid, addr, dialed, connect_urls, forward, advertised } = r;
+        let NewRoute { server_id, server_name, slot, cid, addr, dialed, connect_urls, forward, advertised, peer_is_go } = r;
         let mut st = self.state.lock();
         let st = &mut *st;
         let mut replaced = None;
         let mut changed = false;
         if let Some(i) = st.routes.iter().position(|r| r.server_id == server_id) {
-            if !gossip::keep_new(&self.server_id, &server_id, st.routes[i].dialed, dialed) {
+            if !gossip::keep_new(&self.server_id, &server_id, st.routes[i].dialed, dialed, peer_is_go) {
                 if let Some(t) = url.and_then(|i| st.urls.get_mut(i)) {
                     t.cover(&server_id);
                 }
@@ -505,6 +507,7 @@ mod tests {
             connect_urls: vec![format!("{id}:4222")],
             forward: format!("INFO {{\"server_id\":\"{id}\"}}\r\n").into_bytes(),
             advertised: vec![],
+            peer_is_go: false,
         }
     }
 
