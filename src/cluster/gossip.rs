@@ -175,7 +175,7 @@ mod tests {
         // No ip and no port: nothing to dial.
         let none = RouteInfo { server_id: "NX".into(), ..Default::default() };
         assert_eq!(implicit_route(&none, &VIEW, |_, _| false).unwrap_err(), Skip::NoAddress);
-        assert_eq!(advertised(&p), ["127.0.0.1:6223"]);
+        assert_eq!(advertised(&p), ["0.0.0.0:6223", "127.0.0.1:6223"], "host:port, then ip");
         assert_eq!(advertised(&peer()), ["0.0.0.0:6223"]);
         assert_eq!(implicit_attempts(0), 1);
         assert_eq!(implicit_attempts(3), 4);
