@@ -46,6 +46,9 @@ pub enum Action {
     Register(Box<RouteInfo>),
     /// The registered peer announced lame duck mode: its client URLs go.
     PeerLameDuck,
+    /// INFO about another server on an established route: a possible implicit route
+    /// (`cluster::gossip` decides).
+    Gossip(Box<RouteInfo>),
 }
 
 /// The handshake state of one route connection.
@@ -109,9 +112,12 @@ impl Link {
             return Action::Refuse("Protocol Error".into());
         };
         if self.phase == Phase::Registered {
-            // Gossip about another server (natrix makes no implicit routes), or an
-            // update of the peer: only lame duck mode changes what we do.
-            if info.server_id == self.peer_id && info.lame_duck_mode {
+            // Gossip about another server, or an update of the peer: only lame duck
+            // mode changes what we do.
+            if info.server_id != self.peer_id {
+                return if info.server_id.is_empty() { Action::None } else { Action::Gossip(Box::new(info)) };
+            }
+            if info.lame_duck_mode {
                 return Action::PeerLameDuck;
             }
             return Action::None;
@@ -163,9 +169,11 @@ mod tests {
         let Action::Register(i) = l.on_info(&info("NP", "p", "C1"), &LOCAL) else { panic!() };
         assert_eq!(i.server_id, "NP");
         assert!(l.registered() && l.peer_headers);
-        // Gossip on an established link changes nothing.
-        assert_eq!(l.on_info(&info("NX", "x", "C1"), &LOCAL), Action::None);
-        assert_eq!(l.on_info(br#"{"server_id":"NX","ldm":true}"#, &LOCAL), Action::None, "gossip");
+        // INFO about another server on an established link is gossip.
+        let Action::Gossip(g) = l.on_info(&info("NX", "x", "C1"), &LOCAL) else { panic!() };
+        assert_eq!(g.server_id, "NX");
+        assert!(matches!(l.on_info(br#"{"server_id":"NX","ldm":true}"#, &LOCAL), Action::Gossip(_)), "gossip");
+        assert_eq!(l.on_info(br#"{"server_id":"NP"}"#, &LOCAL), Action::None, "an update of the peer");
         assert_eq!(l.on_info(br#"{"server_id":"NP","ldm":true}"#, &LOCAL), Action::PeerLameDuck);
     }
 

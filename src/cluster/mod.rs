@@ -3,10 +3,12 @@
 //! `parser` (RS+/RS-/RMSG/HMSG/INFO/CONNECT/PING/PONG/+OK/-ERR frames), `encode`,
 //! `info` (route INFO/CONNECT JSON and the handshake checks) and `interest` (local
 //! interest counts → RS+/RS- updates; a peer's interest by raw key, with queue
-//! weights), `link` (one route's handshake decisions), `urls` (the client
+//! weights), `link` (one route's handshake decisions), `gossip` (forwarding a new
+//! route's INFO, implicit routes, duplicate links), `urls` (the client
 //! `connect_urls` the routes bring), `permissions` (cluster import/export). The mio integration is
 //! `server::cluster_conn` and `server::cluster_state`; nothing here does I/O.
 pub mod encode;
+pub mod gossip;
 pub mod info;
 pub mod interest;
 pub mod link;

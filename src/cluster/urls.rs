@@ -50,6 +50,12 @@ impl ClientUrls {
         changed
     }
 
+    /// The other servers' URLs, without our own (what a lame-duck server tells its
+    /// clients, nats-server `sendLDMToClients`).
+    pub fn peers(&self) -> Vec<String> {
+        self.peers.iter().filter(|(u, _)| !self.own.contains(u)).map(|(u, _)| u.clone()).collect()
+    }
+
     /// What the client INFO carries: empty until a route first brought URLs, then
     /// our own followed by the peers' (own ones a peer also lists appear once).
     pub fn list(&self) -> Vec<String> {
@@ -83,6 +89,7 @@ mod tests {
         assert!(u.add(&s(&["b:1"])));
         assert!(u.add(&s(&["b:1", "c:1"])));
         assert_eq!(u.list(), s(&["a:1", "b:1", "c:1"]));
+        assert_eq!(u.peers(), s(&["b:1", "c:1"]));
         assert!(!u.remove(&s(&["b:1"])), "still announced by the other route");
         assert!(u.remove(&s(&["b:1", "c:1"])));
         assert_eq!(u.list(), s(&["a:1"]), "own URL stays once shown, as nats-server");

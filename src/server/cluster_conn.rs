@@ -192,6 +192,14 @@ impl Core {
                 self.close(slot, CloseReason::DuplicateRoute);
             }
             Action::Register(info) => self.register_route(slot, &info),
+            Action::Gossip(info) => {
+                let shared = self.shared.clone();
+                let Some(cl) = shared.cluster.as_ref() else { return };
+                match cl.gossip(&info, self.now) {
+                    Ok(()) => crate::debug!("route slot {slot}: implicit route to {} ({:?})", info.server_id, info.dial_address()),
+                    Err(why) => crate::trace!("route slot {slot}: gossip about {} ignored: {why:?}", info.server_id),
+                }
+            }
             Action::PeerLameDuck => {
                 let cid = self.conn(slot).map_or(0, |c| c.cid);
                 if self.shared.cluster.as_ref().is_some_and(|cl| cl.peer_lame_duck(cid)) {
@@ -215,6 +223,9 @@ impl Core {
             addr: c.addr,
             dialed: r.link.role == Role::Dialed,
             connect_urls: info.connect_urls.clone(),
+            forward: crate::cluster::gossip::forward_line(info, c.addr.ip()),
+            advertised: crate::cluster::gossip::advertised(info),
+            peer_is_go: !info.go.is_empty(),
         };
         let url = r.url;
         let addr = c.addr;
@@ -222,10 +233,20 @@ impl Core {
         // estimate is accept-to-CONNECT).
         c.rtt_ns = u64::try_from(now.saturating_duration_since(c.start).as_nanos()).unwrap_or(u64::MAX).max(1);
         match cl.register(new, url, &mut c.out.buf) {
-            Ok(urls_changed) => {
+            Ok(reg) => {
                 crate::info!("{addr} - rid:{} - Route connection registered: {} ({})", c.cid, info.server_id, info.server_name);
                 self.mark_dirty(slot);
-                if urls_changed {
+                if let Some((old_slot, old_cid)) = reg.replaced {
+                    // Both servers dialed: the older link goes (`gossip::keep_new`).
+                    if let Some(old) = self.conn_mut(old_slot).filter(|o| o.cid == old_cid) {
+                        if let Some(r) = old.route.as_deref_mut() {
+                            r.link.peer_id.clear();
+                        }
+                        crate::debug!("{} - rid:{old_cid} - Duplicate route to {}, closing the older connection", old.addr, info.server_id);
+                        self.close(old_slot, CloseReason::DuplicateRoute);
+                    }
+                }
+                if reg.urls_changed {
                     shared.wake_all();
                 }
             }
@@ -302,8 +323,9 @@ impl Core {
     }
 
     /// An RMSG/HMSG: every local plain subscriber gets it, and each queue group the
-    /// sender listed gets it once, from a local member (one hop: nothing is passed
-    /// on to another route).
+    /// sender listed gets it once, from a local member. One hop: nothing is passed on
+    /// to another route, except a listed group with no local member left, which goes
+    /// to another route's member (nats-server `processMsgResults` does the same).
     fn route_from_peer(&mut self, slot: u32, m: &RoutedMsg<'_>, base: *const u8) {
         let size = m.payload.len() + m.headers.map_or(0, <[u8]>::len);
         if let Some(c) = self.conn_mut(slot) {
@@ -335,6 +357,7 @@ impl Core {
                 }
                 let n = group.len();
                 let start = self.conn_mut(slot).map_or(0, |c| (c.next_rand() % n as u64) as usize);
+                let mut done = false;
                 for i in 0..n {
                     let sub = &group[(start + i) % n];
                     // A member whose permissions filter this subject passes it on to the next.
@@ -343,7 +366,13 @@ impl Core {
                     }
                     if let Some(last) = super::route::claim(&self.accounts[acc].sublist, sub) {
                         self.deliver(sub, last, &msg, Some(base), rcid);
+                        done = true;
                         break;
+                    }
+                }
+                if !done {
+                    if let Some(other) = group.iter().find(|s| s.remote && s.owner.cid != rcid) {
+                        self.write_rmsg(other.owner, m.account, std::iter::once(name), &msg);
                     }
                 }
             }

@@ -2,6 +2,7 @@
 //! the registered routes with the interest lines waiting for each, and the
 //! configured route URLs with their dial state. Touched on SUB/UNSUB and route
 //! events only, never per message. All route connections live on `ROUTE_WORKER`.
+use crate::cluster::gossip;
 use crate::cluster::info::{RouteConnect, RouteInfo};
 use crate::cluster::interest::{LocalInterest, Update};
 use crate::cluster::permissions::RoutePermissions;
@@ -45,13 +46,56 @@ enum UrlState {
     Covered(String),
     /// It reached ourselves: never dial again.
     ToSelf,
+    /// An implicit route that is done (dialed out, dropped or covered); the slot is reused.
+    Gone,
 }
+
+/// A route to dial: a configured URL (index = its place in `opts.routes`) or an
+/// implicit one learned by gossip.
+#[derive(Debug)]
+struct DialTarget {
+    url: RouteUrl,
+    state: UrlState,
+    /// Implicit route: the dials left and the server ID the gossip named.
+    implicit: Option<(u32, String)>,
+}
+
+impl DialTarget {
+    /// A route to this target's server exists on another connection.
+    fn cover(&mut self, server_id: &str) {
+        self.state = if self.implicit.is_some() { UrlState::Gone } else { UrlState::Covered(server_id.to_string()) };
+    }
+
+    /// Its connection went (or its dial failed): redial after `next`, unless it is
+    /// an implicit route that has had its tries.
+    fn retry(&mut self, next: Instant, failed_dial: bool) {
+        self.state = match &mut self.implicit {
+            None => UrlState::Idle { next },
+            Some((left, _)) if failed_dial && *left > 1 => {
+                *left -= 1;
+                UrlState::Idle { next }
+            }
+            Some(_) => UrlState::Gone,
+        };
+    }
+
+    fn live_implicit(&self) -> Option<&str> {
+        match &self.implicit {
+            Some((_, id)) if self.state != UrlState::Gone => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// At most this many implicit routes are pending at once (gossip comes from
+/// authenticated peers, but its volume is theirs to choose).
+const MAX_IMPLICIT: usize = 1024;
 
 #[derive(Debug)]
 struct State {
     local: LocalInterest,
     routes: Vec<RouteEntry>,
-    urls: Vec<UrlState>,
+    urls: Vec<DialTarget>,
     client_urls: ClientUrls,
 }
 
@@ -65,11 +109,26 @@ pub struct NewRoute {
     pub dialed: bool,
     /// The peer INFO's `connect_urls`.
     pub connect_urls: Vec<String>,
+    /// The peer's INFO as forwarded to the other routes (`gossip::forward_line`).
+    pub forward: Vec<u8>,
+    /// Where the peer says it can be dialed (`host:port` of its INFO, and its `ip`).
+    pub advertised: Vec<String>,
+    /// The peer is nats-server (its INFO names a `go` version).
+    pub peer_is_go: bool,
 }
 
-/// Why `register` refused.
+/// Why `register` refused: a route to that server exists and stays.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Duplicate;
+
+/// A route registered.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Registered {
+    /// The client `connect_urls` changed.
+    pub urls_changed: bool,
+    /// It replaced an older connection to the same server, to be closed: (slot, cid).
+    pub replaced: Option<(u32, u64)>,
+}
 
 pub struct ClusterShared {
     pub opts: ClusterOptions,
@@ -117,7 +176,7 @@ impl ClusterShared {
         let mut info = info;
         (info.import, info.export) = perms.info_fields();
         let now = Instant::now();
-        let urls = opts.routes.iter().map(|_| UrlState::Idle { next: now }).collect();
+        let urls = opts.routes.iter().map(|u| DialTarget { url: u.clone(), state: UrlState::Idle { next: now }, implicit: None }).collect();
         ClusterShared {
             name,
             listen,
@@ -152,7 +211,8 @@ impl ClusterShared {
 
     /// The CONNECT a dialer sends on route `url`.
     pub fn connect_for(&self, url: Option<usize>) -> RouteConnect {
-        let u = url.and_then(|i| self.opts.routes.get(i));
+        let u = url.and_then(|i| self.state.lock().urls.get(i).map(|t| t.url.clone()));
+        let u = u.as_ref();
         RouteConnect {
             echo: true,
             headers: true,
@@ -206,31 +266,99 @@ impl ClusterShared {
         }
     }
 
-    /// Registers a route whose peer INFO arrived and writes the full interest sync to
-    /// `out`, unless a route to that server exists (then the newer one is closed, as
-    /// nats-server does, and a dialed URL waits until the survivor goes).
-    /// Returns whether the client `connect_urls` changed.
-    pub fn register(&self, r: NewRoute, url: Option<usize>, out: &mut Vec<u8>) -> Result<bool, Duplicate> {
-        let NewRoute { server_id, server_name, slot, cid, addr, dialed, connect_urls } = r;
+    /// Registers a route whose peer INFO arrived, writes the full interest sync to
+    /// `out` and queues the peer's INFO for the other routes (gossip). When a route
+    /// to that server exists, `gossip::keep_new` settles which connection stays: the
+    /// refused one's dialed URL waits until the survivor goes.
+    pub fn register(&self, r: NewRoute, url: Option<usize>, out: &mut Vec<u8>) -> Result<Registered, Duplicate> {
+        let NewRoute { server_id, server_name, slot, cid, addr, dialed, connect_urls, forward, advertised, peer_is_go } = r;
         let mut st = self.state.lock();
-        if st.routes.iter().any(|r| r.server_id == server_id) {
-            if let Some(s) = url.and_then(|i| st.urls.get_mut(i)) {
-                *s = UrlState::Covered(server_id);
+        let st = &mut *st;
+        let mut replaced = None;
+        let mut changed = false;
+        if let Some(i) = st.routes.iter().position(|r| r.server_id == server_id) {
+            if !gossip::keep_new(&self.server_id, &server_id, st.routes[i].dialed, dialed, peer_is_go) {
+                if let Some(t) = url.and_then(|i| st.urls.get_mut(i)) {
+                    t.cover(&server_id);
+                }
+                return Err(Duplicate);
             }
-            return Err(Duplicate);
+            let old = st.routes.remove(i);
+            for t in st.urls.iter_mut().filter(|t| t.state == (UrlState::Busy { cid: old.cid })) {
+                t.cover(&server_id);
+            }
+            changed |= st.client_urls.remove(&old.client_urls);
+            replaced = Some((old.slot, old.cid));
         }
         for u in st.local.snapshot().iter().filter(|u| self.sends(u)) {
             u.encode(out);
         }
         // With our own `no_advertise`, clients are not told about the cluster.
         let client_urls = if self.opts.no_advertise { Vec::new() } else { connect_urls };
-        let changed = st.client_urls.add(&client_urls);
+        changed |= st.client_urls.add(&client_urls);
+        // A new server (not a replaced link): the others learn about it.
+        if replaced.is_none() && !forward.is_empty() && !st.routes.is_empty() {
+            for r in &mut st.routes {
+                r.pending.extend_from_slice(&forward);
+            }
+            self.pending.store(true, Ordering::Release);
+        }
+        // A configured URL that names this peer is not dialed while the route lives
+        // (else a peer that dialed us first gets a second link a second later).
+        for t in st.urls.iter_mut() {
+            if t.implicit.is_none() && matches!(t.state, UrlState::Idle { .. }) && advertised.iter().any(|a| *a == t.url.host_port()) {
+                t.cover(&server_id);
+            }
+        }
         st.routes.push(RouteEntry { server_id, server_name, slot, cid, addr, dialed, client_urls, pending: Vec::new() });
-        drop(st);
         if changed {
             self.urls_gen.fetch_add(1, Ordering::AcqRel);
         }
-        Ok(changed)
+        Ok(Registered { urls_changed: changed, replaced })
+    }
+
+    /// Gossip about server `info` arrived on a route: schedules an implicit route to
+    /// it unless `gossip::implicit_route` says why not.
+    pub fn gossip(&self, info: &RouteInfo, now: Instant) -> Result<(), gossip::Skip> {
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        let view = gossip::View {
+            server_id: &self.server_id,
+            configured: &self.opts.routes,
+            user: self.opts.user.as_deref(),
+            password: self.opts.password.as_ref().map(|p| p.0.as_str()),
+        };
+        let url = gossip::implicit_route(info, &view, |id, hp| {
+            st.routes.iter().any(|r| r.server_id == id)
+                || st.urls.iter().any(|t| t.live_implicit().is_some_and(|tid| tid == id || t.url.host_port() == hp))
+        })?;
+        let live = st.urls.iter().filter(|t| t.live_implicit().is_some()).count();
+        if live >= MAX_IMPLICIT {
+            return Err(gossip::Skip::Known);
+        }
+        let target = DialTarget {
+            url,
+            state: UrlState::Idle { next: now },
+            implicit: Some((gossip::implicit_attempts(self.opts.connect_retries), info.server_id.clone())),
+        };
+        let reuse = st.urls.iter().position(|t| t.implicit.is_some() && t.state == UrlState::Gone);
+        match reuse {
+            Some(i) => st.urls[i] = target,
+            None => st.urls.push(target),
+        }
+        Ok(())
+    }
+
+    /// The INFO with `"ldm":true` sent on every route when this server enters lame duck mode.
+    pub fn lame_duck_info(&self, out: &mut Vec<u8>) {
+        let mut info = self.info.clone();
+        info.lame_duck_mode = true;
+        info.write(out, false);
+    }
+
+    /// The other servers' client URLs (what a lame-duck server's clients are told).
+    pub fn peer_client_urls(&self) -> Vec<String> {
+        self.state.lock().client_urls.peers()
     }
 
     /// The peer of route `cid` entered lame duck mode: its client URLs go. Returns
@@ -277,18 +405,18 @@ impl ClusterShared {
             self.urls_gen.fetch_add(1, Ordering::AcqRel);
         }
         let next = now + REDIAL + jitter;
-        for s in st.urls.iter_mut() {
-            let redial = match s {
+        for t in st.urls.iter_mut() {
+            let redial = match &t.state {
                 UrlState::Covered(id) => was_registered && peer == Some(id.as_str()),
                 _ => false,
             };
             if redial {
-                *s = UrlState::Idle { next };
+                t.state = UrlState::Idle { next };
             }
         }
-        if let Some(s) = url.and_then(|i| st.urls.get_mut(i)) {
-            if *s == (UrlState::Busy { cid }) {
-                *s = UrlState::Idle { next };
+        if let Some(t) = url.and_then(|i| st.urls.get_mut(i)) {
+            if t.state == (UrlState::Busy { cid }) {
+                t.retry(next, false);
             }
         }
         urls_changed
@@ -297,8 +425,8 @@ impl ClusterShared {
     /// The dialed route `url` reached this server itself.
     pub fn route_to_self(&self, url: Option<usize>) {
         if let Some(i) = url {
-            if let Some(s) = self.state.lock().urls.get_mut(i) {
-                *s = UrlState::ToSelf;
+            if let Some(t) = self.state.lock().urls.get_mut(i) {
+                t.state = if t.implicit.is_some() { UrlState::Gone } else { UrlState::ToSelf };
             }
         }
     }
@@ -307,12 +435,10 @@ impl ClusterShared {
     pub fn due_urls(&self, now: Instant) -> Vec<(usize, RouteUrl)> {
         let mut st = self.state.lock();
         let mut due = Vec::new();
-        for (i, s) in st.urls.iter_mut().enumerate() {
-            if matches!(s, UrlState::Idle { next } if *next <= now) {
-                *s = UrlState::Busy { cid: 0 };
-                if let Some(u) = self.opts.routes.get(i) {
-                    due.push((i, u.clone()));
-                }
+        for (i, t) in st.urls.iter_mut().enumerate() {
+            if matches!(t.state, UrlState::Idle { next } if next <= now) {
+                t.state = UrlState::Busy { cid: 0 };
+                due.push((i, t.url.clone()));
             }
         }
         due
@@ -320,11 +446,11 @@ impl ClusterShared {
 
     /// The dial of `url` failed (try again after `REDIAL`), or its connection is `cid`.
     pub fn dial_done(&self, url: usize, cid: Option<u64>, now: Instant) {
-        if let Some(s) = self.state.lock().urls.get_mut(url) {
-            *s = match cid {
-                Some(cid) => UrlState::Busy { cid },
-                None => UrlState::Idle { next: now + REDIAL },
-            };
+        if let Some(t) = self.state.lock().urls.get_mut(url) {
+            match cid {
+                Some(cid) => t.state = UrlState::Busy { cid },
+                None => t.retry(now + REDIAL, true),
+            }
         }
     }
 
@@ -345,8 +471,9 @@ fn split_advertise(s: &str) -> Option<(String, u16)> {
     Some((h.trim_start_matches('[').trim_end_matches(']').to_string(), p.parse().ok()?))
 }
 
-/// The dialer thread: dials every configured route that is due (explicit routes are
-/// retried forever, `REDIAL` apart) and hands connected sockets to `ROUTE_WORKER`.
+/// The dialer thread: dials every route that is due (explicit routes are retried
+/// forever, `REDIAL` apart; implicit ones `1 + connect_retries` times) and hands
+/// connected sockets to `ROUTE_WORKER`.
 pub fn run_dialer(shared: std::sync::Arc<super::shared::Shared>) {
     let Some(cl) = shared.cluster.as_ref() else { return };
     while !shared.is_shutting_down() {
@@ -394,7 +521,18 @@ mod tests {
     }
 
     fn entry(id: &str, cid: u64) -> NewRoute {
-        NewRoute { server_id: id.into(), server_name: id.into(), slot: cid as u32, cid, addr: "127.0.0.1:1".parse().unwrap(), dialed: true, connect_urls: vec![format!("{id}:4222")] }
+        NewRoute {
+            server_id: id.into(),
+            server_name: id.into(),
+            slot: cid as u32,
+            cid,
+            addr: "127.0.0.1:1".parse().unwrap(),
+            dialed: true,
+            connect_urls: vec![format!("{id}:4222")],
+            forward: format!("INFO {{\"server_id\":\"{id}\"}}\r\n").into_bytes(),
+            advertised: vec![],
+            peer_is_go: false,
+        }
     }
 
     #[test]
@@ -425,8 +563,10 @@ mod tests {
     fn connect_urls_follow_routes_and_lame_duck() {
         let c = shared_with_routes(0);
         assert_eq!(c.client_urls(), (0, vec![]));
-        assert_eq!(c.register(entry("NP", 7), None, &mut Vec::new()), Ok(true));
-        assert_eq!(c.register(entry("NQ", 8), None, &mut Vec::new()), Ok(true));
+        let reg = Registered { urls_changed: true, replaced: None };
+        assert_eq!(c.register(entry("NP", 7), None, &mut Vec::new()), Ok(reg));
+        let reg = Registered { urls_changed: true, replaced: None };
+        assert_eq!(c.register(entry("NQ", 8), None, &mut Vec::new()), Ok(reg));
         assert_eq!(c.client_urls(), (2, vec!["127.0.0.1:4222".into(), "NP:4222".into(), "NQ:4222".into()]));
         assert!(c.peer_lame_duck(7));
         assert!(!c.unregister(7, Some("NP"), None, Instant::now(), Duration::ZERO), "its URLs already went");
@@ -435,8 +575,19 @@ mod tests {
         // A receiver with no_advertise never tells its clients.
         let opts = ClusterOptions { name: Some("C1".into()), port: -1, no_advertise: true, ..Default::default() };
         let n = ClusterShared::new(opts, "127.0.0.1:6222".parse().unwrap(), "NME", "me", 1 << 20, Some("127.0.0.1:4222".into()));
-        assert_eq!(n.register(entry("NP", 7), None, &mut Vec::new()), Ok(false));
+        assert_eq!(n.register(entry("NP", 7), None, &mut Vec::new()), Ok(Registered { urls_changed: false, replaced: None }));
         assert_eq!(n.client_urls(), (0, vec![]));
+    }
+
+    #[test]
+    fn a_configured_url_naming_a_linked_peer_is_not_dialed() {
+        let c = shared_with_routes(2);
+        let now = Instant::now();
+        let accepted = NewRoute { dialed: false, advertised: vec!["127.0.0.1:5001".into()], ..entry("NP", 7) };
+        c.register(accepted, None, &mut Vec::new()).unwrap();
+        assert_eq!(c.due_urls(now).iter().map(|d| d.0).collect::<Vec<_>>(), vec![0], "5001 is NP's");
+        c.unregister(7, Some("NP"), None, now, Duration::ZERO);
+        assert_eq!(c.due_urls(now + REDIAL * 2).iter().map(|d| d.0).collect::<Vec<_>>(), vec![1], "dialed once NP went");
     }
 
     #[test]
@@ -450,5 +601,91 @@ mod tests {
         let due = c.due_urls(now + REDIAL);
         assert_eq!(due.iter().map(|d| d.0).collect::<Vec<_>>(), vec![1]);
         assert_eq!(split_advertise("nats-route://ex.com:7000/"), Some(("ex.com".into(), 7000)));
+    }
+
+    fn gossiped(id: &str, port: u16) -> RouteInfo {
+        RouteInfo {
+            server_id: id.into(),
+            host: "127.0.0.1".into(),
+            port,
+            ip: Some(format!("nats-route://127.0.0.1:{port}/")),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_new_route_is_gossiped_to_the_others_only() {
+        let c = shared_with_routes(0);
+        c.register(entry("NP", 7), None, &mut Vec::new()).unwrap();
+        let mut got = Vec::new();
+        c.drain_pending(|_, cid, b| got.push((cid, b.to_vec())));
+        assert!(got.is_empty(), "the first route is told nothing");
+        c.register(entry("NQ", 8), None, &mut Vec::new()).unwrap();
+        c.drain_pending(|_, cid, b| got.push((cid, b.to_vec())));
+        assert_eq!(got, vec![(7, b"INFO {\"server_id\":\"NQ\"}\r\n".to_vec())]);
+    }
+
+    #[test]
+    fn gossip_schedules_implicit_routes_with_limited_tries() {
+        let opts = ClusterOptions {
+            name: Some("C1".into()),
+            port: -1,
+            connect_retries: 1,
+            routes: vec![RouteUrl::parse("nats://127.0.0.1:5000").unwrap()],
+            ..Default::default()
+        };
+        let c = ClusterShared::new(opts, "127.0.0.1:6222".parse().unwrap(), "NME", "me", 1 << 20, None);
+        let now = Instant::now();
+        assert_eq!(c.due_urls(now).len(), 1, "the explicit route");
+        c.register(entry("NP", 7), None, &mut Vec::new()).unwrap();
+        assert_eq!(c.gossip(&gossiped("NP", 5001), now), Err(gossip::Skip::Known), "already linked");
+        assert_eq!(c.gossip(&gossiped("NME", 6222), now), Err(gossip::Skip::Ourselves));
+        let mut configured = gossiped("NC", 5000);
+        configured.ip = None;
+        assert_eq!(c.gossip(&configured, now), Err(gossip::Skip::Configured));
+        assert_eq!(c.gossip(&gossiped("NQ", 5002), now), Ok(()));
+        assert_eq!(c.gossip(&gossiped("NQ", 5002), now), Err(gossip::Skip::Known), "a second peer forwards it too");
+        let due = c.due_urls(now);
+        assert_eq!(due.iter().map(|(i, u)| (*i, u.port)).collect::<Vec<_>>(), vec![(1, 5002)]);
+        // connect_retries 1: two tries, then it is gone.
+        c.dial_done(1, None, now);
+        assert_eq!(c.due_urls(now + REDIAL).len(), 1);
+        c.dial_done(1, None, now);
+        assert!(c.due_urls(now + REDIAL * 10).is_empty(), "no third try");
+        // Gossiped again later: the slot is reused.
+        assert_eq!(c.gossip(&gossiped("NQ", 5002), now), Ok(()));
+        assert_eq!(c.due_urls(now).iter().map(|d| d.0).collect::<Vec<_>>(), vec![1]);
+        // Connected, registered, then dropped: an implicit route is not redialed.
+        c.dial_done(1, Some(9), now);
+        c.register(entry("NQ", 9), Some(1), &mut Vec::new()).unwrap();
+        c.unregister(9, Some("NQ"), Some(1), now, Duration::ZERO);
+        assert!(c.due_urls(now + REDIAL * 10).is_empty());
+    }
+
+    #[test]
+    fn duplicate_links_settle_on_the_one_dialed_by_the_smaller_id() {
+        // We are "NME"; the peer "NZZ" sorts after us: the link we dialed stays.
+        let c = shared_with_routes(1);
+        let now = Instant::now();
+        c.due_urls(now);
+        let accepted = NewRoute { dialed: false, ..entry("NZZ", 7) };
+        c.register(accepted, None, &mut Vec::new()).unwrap();
+        c.dial_done(0, Some(9), now);
+        let reg = c.register(entry("NZZ", 9), Some(0), &mut Vec::new()).unwrap();
+        assert_eq!(reg.replaced, Some((7, 7)), "the accepted one goes");
+        assert_eq!(c.routes().iter().map(|r| r.2).collect::<Vec<_>>(), vec![9]);
+        // The peer "NAA" sorts first: its dialed link (accepted here) stays.
+        let c = shared_with_routes(1);
+        c.due_urls(now);
+        c.dial_done(0, Some(9), now);
+        c.register(entry("NAA", 9), Some(0), &mut Vec::new()).unwrap();
+        let accepted = NewRoute { dialed: false, ..entry("NAA", 7) };
+        let reg = c.register(accepted, None, &mut Vec::new()).unwrap();
+        assert_eq!(reg.replaced, Some((9, 9)));
+        // The replaced dialed URL waits for the survivor to go, then redials.
+        c.unregister(9, None, Some(0), now, Duration::ZERO);
+        assert!(c.due_urls(now + REDIAL * 2).is_empty());
+        c.unregister(7, Some("NAA"), None, now, Duration::ZERO);
+        assert_eq!(c.due_urls(now + REDIAL * 2).len(), 1);
     }
 }

@@ -16,13 +16,30 @@ pub struct LameDuck {
 }
 
 impl Core {
-    /// Sends `INFO {…,"ldm":true}` to every connection that asked for async INFO.
+    /// Sends `INFO {…,"ldm":true}` to every client that asked for async INFO (with the
+    /// other servers' URLs only, so that they move there) and to every registered
+    /// route (so that the peers stop advertising this server's URLs).
     pub fn announce_lame_duck(&mut self) {
         let mut info = self.info_template().clone();
         info.lame_duck_mode = true;
+        let shared = self.shared.clone();
+        if let Some(cl) = shared.cluster.as_ref() {
+            if !info.connect_urls.is_empty() {
+                info.connect_urls = cl.peer_client_urls();
+            }
+            let mut ldm = Vec::new();
+            cl.lame_duck_info(&mut ldm);
+            for slot in 0..self.conns.len() as u32 {
+                let Some(c) = self.conns[slot as usize].as_mut() else { continue };
+                if c.closing.is_none() && c.route.as_deref().is_some_and(|r| r.link.registered()) {
+                    c.out.buf.extend_from_slice(&ldm);
+                    self.mark_dirty(slot);
+                }
+            }
+        }
         for slot in 0..self.conns.len() as u32 {
             let Some(c) = self.conns[slot as usize].as_mut() else { continue };
-            if c.flags.protocol < 1 || c.closing.is_some() {
+            if c.flags.protocol < 1 || c.closing.is_some() || c.route.is_some() {
                 continue;
             }
             info.client_id = c.cid;
@@ -46,7 +63,10 @@ impl Core {
         if elapsed < grace {
             return;
         }
-        let total = *state.to_close.get_or_insert_with(|| self.num_conns());
+        // Routes stay up until shutdown (nats-server closes clients only), so that the
+        // peers keep this server's interest while its clients move away.
+        let clients = (0..self.conns.len() as u32).filter(|&s| self.conn(s).is_some_and(|c| c.route.is_none())).count();
+        let total = *state.to_close.get_or_insert(clients);
         let window = self.opts.lame_duck_duration.saturating_sub(grace);
         let due = if window.is_zero() || elapsed - grace >= window {
             total
@@ -56,7 +76,7 @@ impl Core {
         };
         let mut slot = 0;
         while state.closed < due && slot < self.conns.len() as u32 {
-            if self.conn(slot).is_some_and(|c| c.closing.is_none()) {
+            if self.conn(slot).is_some_and(|c| c.closing.is_none() && c.route.is_none()) {
                 self.close(slot, CloseReason::ServerShutdown);
                 state.closed += 1;
             }

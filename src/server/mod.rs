@@ -101,7 +101,8 @@ pub fn start(opts: Options) -> io::Result<ServerHandle> {
         let t = std::thread::Builder::new().name(format!("natrix-worker-{id}")).spawn(move || w.run())?;
         threads.push(t);
     }
-    if shared.cluster.as_ref().is_some_and(|c| !c.opts.routes.is_empty()) {
+    // Also without configured routes: gossip brings implicit ones.
+    if shared.cluster.is_some() {
         let s = shared.clone();
         threads.push(std::thread::Builder::new().name("natrix-route-dialer".into()).spawn(move || cluster_state::run_dialer(s))?);
     }

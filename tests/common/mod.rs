@@ -205,6 +205,11 @@ impl TestServer {
         assert!(ok, "could not send SIGHUP");
     }
 
+    /// The process ID (for signals such as SIGUSR2, lame duck mode).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
