@@ -3,6 +3,7 @@ pub mod cli;
 pub mod cluster;
 mod duration;
 mod error;
+pub mod leaf;
 mod lexer;
 pub mod listen;
 pub mod options;

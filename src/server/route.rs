@@ -127,13 +127,28 @@ impl Core {
             let rand = self.conn_mut(slot).map_or(0, |c| c.next_rand());
             // With routes, a remote member counts as many times as its weight (its
             // member count on that server), as nats-server picks.
-            let start = if self.shared.cluster.is_some() { weighted_pick(group, rand) } else { (rand % n as u64) as usize };
+            let start = if self.shared.cluster.is_some() || self.shared.leaf.is_some() {
+                weighted_pick(group, rand)
+            } else {
+                (rand % n as u64) as usize
+            };
+            // A leaf member only when no local or route member takes it (nats-server
+            // prefers local members over leaf ones).
+            let mut leaf_fallback = None;
+            let mut done = false;
             for i in 0..n {
                 let sub = &group[(start + i) % n];
                 if sub.remote {
+                    if sub.leaf {
+                        if leaf_fallback.is_none() && to_routes && !sub.is_closed() && sub.owner.cid != cid {
+                            leaf_fallback = Some(sub);
+                        }
+                        continue;
+                    }
                     if to_routes && !sub.is_closed() {
                         to_peers.push(sub);
                         delivered = true;
+                        done = true;
                         break;
                     }
                     continue;
@@ -145,8 +160,13 @@ impl Core {
                 if let Some(last) = claim(&self.accounts[acc].sublist, sub) {
                     self.deliver(sub, last, msg, base, cid);
                     delivered = true;
+                    done = true;
                     break;
                 }
+            }
+            if let (false, Some(sub)) = (done, leaf_fallback) {
+                to_peers.push(sub);
+                delivered = true;
             }
         }
         if !to_peers.is_empty() {
@@ -159,7 +179,7 @@ impl Core {
 
     /// One RMSG per route for the route subscriptions in `hits` (plain matches and
     /// the queue groups picked there), so a peer's plain subscribers get one copy.
-    fn send_to_routes(&mut self, hits: &mut [&Arc<Subscription>], msg: &Message<'_>, base: Option<*const u8>, cid: u64) {
+    pub(super) fn send_to_routes(&mut self, hits: &mut [&Arc<Subscription>], msg: &Message<'_>, base: Option<*const u8>, cid: u64) {
         hits.sort_unstable_by_key(|s| s.owner.cid);
         let mut i = 0;
         while i < hits.len() {
