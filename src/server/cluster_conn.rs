@@ -360,7 +360,7 @@ impl Core {
         queues: impl Iterator<Item = &'q [u8]> + Clone,
         msg: &Message<'_>,
     ) {
-        if self.conn(owner.slot).and_then(|c| c.route.as_deref()).is_some_and(|r| r.leaf.is_some() && true) {
+        if self.conn(owner.slot).and_then(|c| c.route.as_deref()).is_some_and(|r| r.leaf.is_some()) {
             return self.write_lmsg(owner, queues, msg);
         }
         let (subject, reply, headers, payload) = (msg.subject, msg.reply, msg.headers, msg.payload);
