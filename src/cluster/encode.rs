@@ -4,9 +4,30 @@ use std::io::Write;
 
 /// `RS+ <acc> <subj>` or `RS+ <acc> <subj> <queue> <weight>`.
 pub fn write_rs_plus(out: &mut Vec<u8>, account: &[u8], subject: &[u8], queue: Option<(&[u8], u32)>) {
-    out.extend_from_slice(b"RS+ ");
-    out.extend_from_slice(account);
-    out.push(b' ');
+    write_plus(out, b"RS+ ", Some(account), subject, queue);
+}
+
+/// `RS- <acc> <subj>[ <queue>]`.
+pub fn write_rs_minus(out: &mut Vec<u8>, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
+    write_minus(out, b"RS- ", Some(account), subject, queue);
+}
+
+/// `LS+ <subj>` or `LS+ <subj> <queue> <weight>` (a leaf link is bound to one account).
+pub fn write_ls_plus(out: &mut Vec<u8>, subject: &[u8], queue: Option<(&[u8], u32)>) {
+    write_plus(out, b"LS+ ", None, subject, queue);
+}
+
+/// `LS- <subj>[ <queue>]`.
+pub fn write_ls_minus(out: &mut Vec<u8>, subject: &[u8], queue: Option<&[u8]>) {
+    write_minus(out, b"LS- ", None, subject, queue);
+}
+
+fn write_plus(out: &mut Vec<u8>, op: &[u8], account: Option<&[u8]>, subject: &[u8], queue: Option<(&[u8], u32)>) {
+    out.extend_from_slice(op);
+    if let Some(a) = account {
+        out.extend_from_slice(a);
+        out.push(b' ');
+    }
     out.extend_from_slice(subject);
     if let Some((q, w)) = queue {
         out.push(b' ');
@@ -16,11 +37,12 @@ pub fn write_rs_plus(out: &mut Vec<u8>, account: &[u8], subject: &[u8], queue: O
     out.extend_from_slice(b"\r\n");
 }
 
-/// `RS- <acc> <subj>[ <queue>]`.
-pub fn write_rs_minus(out: &mut Vec<u8>, account: &[u8], subject: &[u8], queue: Option<&[u8]>) {
-    out.extend_from_slice(b"RS- ");
-    out.extend_from_slice(account);
-    out.push(b' ');
+fn write_minus(out: &mut Vec<u8>, op: &[u8], account: Option<&[u8]>, subject: &[u8], queue: Option<&[u8]>) {
+    out.extend_from_slice(op);
+    if let Some(a) = account {
+        out.extend_from_slice(a);
+        out.push(b' ');
+    }
     out.extend_from_slice(subject);
     if let Some(q) = queue {
         out.push(b' ');
@@ -41,15 +63,45 @@ pub fn write_rmsg<'q>(
     headers: Option<&[u8]>,
     payload: &[u8],
 ) {
+    write_msg(out, Some(account), subject, reply, queues, headers, payload);
+}
+
+/// `LMSG`/`HMSG` for a leaf link (no account), same forms as `write_rmsg`.
+pub fn write_lmsg<'q>(
+    out: &mut Vec<u8>,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    queues: impl Iterator<Item = &'q [u8]> + Clone,
+    headers: Option<&[u8]>,
+    payload: &[u8],
+) {
+    write_msg(out, None, subject, reply, queues, headers, payload);
+}
+
+fn write_msg<'q>(
+    out: &mut Vec<u8>,
+    account: Option<&[u8]>,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    queues: impl Iterator<Item = &'q [u8]> + Clone,
+    headers: Option<&[u8]>,
+    payload: &[u8],
+) {
     let reply = reply.filter(|r| !r.is_empty());
     let hlen = headers.map_or(0, <[u8]>::len);
     let total = hlen + payload.len();
     // One reservation for the whole frame (queue names aside): the per-message path
     // must not grow the buffer piecemeal.
-    out.reserve(account.len() + subject.len() + reply.map_or(0, <[u8]>::len) + total + 40);
-    out.extend_from_slice(if headers.is_some() { b"HMSG " } else { b"RMSG " });
-    out.extend_from_slice(account);
-    out.push(b' ');
+    out.reserve(account.map_or(0, <[u8]>::len) + subject.len() + reply.map_or(0, <[u8]>::len) + total + 40);
+    out.extend_from_slice(match (headers.is_some(), account.is_some()) {
+        (true, _) => b"HMSG ",
+        (false, true) => b"RMSG ",
+        (false, false) => b"LMSG ",
+    });
+    if let Some(a) = account {
+        out.extend_from_slice(a);
+        out.push(b' ');
+    }
     out.extend_from_slice(subject);
     let has_queues = queues.clone().next().is_some();
     match (reply, has_queues) {
@@ -107,6 +159,17 @@ mod tests {
         write_rs_plus(&mut o, b"A", b"x.>", None);
         write_rs_minus(&mut o, b"$G", b"w", Some(b"g"));
         assert_eq!(o, b"RS+ $G w g 3\r\nRS+ A x.>\r\nRS- $G w g\r\n");
+    }
+
+    #[test]
+    fn leaf_forms() {
+        let mut o = Vec::new();
+        write_ls_plus(&mut o, b"sq", Some((b"g", 2)));
+        write_ls_plus(&mut o, b"foo", None);
+        write_ls_minus(&mut o, b"sq", Some(b"g"));
+        write_lmsg(&mut o, b"lq", Some(b"rep"), [&b"grp"[..]].into_iter(), None, b"hi");
+        write_lmsg(&mut o, b"lfoo", None, std::iter::empty(), Some(b"NATS/1.0\r\n\r\n"), b"hi");
+        assert_eq!(o, &b"LS+ sq g 2\r\nLS+ foo\r\nLS- sq g\r\nLMSG lq + rep grp 2\r\nhi\r\nHMSG lfoo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"[..]);
     }
 
     #[test]

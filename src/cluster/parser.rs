@@ -120,6 +120,24 @@ fn span<'a>(line: &'a [u8], first: &[u8], last: &[u8]) -> &'a [u8] {
 /// Parses one frame at the start of `buf`. `Ok(None)`: incomplete, read more.
 /// Returns the frame and the number of bytes it used.
 pub fn parse(buf: &[u8], max_line: usize) -> Result<Option<(RouteFrame<'_>, usize)>, RouteParseError> {
+    parse_as(buf, max_line, Dialect::Route)
+}
+
+/// Which link a frame comes from: routes name the account in every op (RS+/RS-/RMSG);
+/// leaf links are bound to one account and leave it out (LS+/LS-/LMSG; HMSG and RMSG
+/// without an account). Leaf frames carry an empty `account`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Route,
+    Leaf,
+}
+
+/// `parse` for a leaf link.
+pub fn parse_leaf(buf: &[u8], max_line: usize) -> Result<Option<(RouteFrame<'_>, usize)>, RouteParseError> {
+    parse_as(buf, max_line, Dialect::Leaf)
+}
+
+fn parse_as(buf: &[u8], max_line: usize, dialect: Dialect) -> Result<Option<(RouteFrame<'_>, usize)>, RouteParseError> {
     let Some(nl) = memchr::memchr(b'\n', buf) else {
         if buf.len() > max_line {
             return Err(RouteParseError::ControlLineTooLong);
@@ -160,30 +178,47 @@ pub fn parse(buf: &[u8], max_line: usize) -> Result<Option<(RouteFrame<'_>, usiz
         b"INFO" => RouteFrame::Info(rest_trim),
         b"CONNECT" => RouteFrame::Connect(rest_trim),
         b"A+" | b"A-" => RouteFrame::Ignored,
-        b"RS+" => {
-            let a = args(rest);
-            match a.len() {
-                2 => RouteFrame::Sub { account: a[0], subject: a[1], queue: None, weight: 0 },
-                4 => {
-                    let w = parse_size(a[3]).filter(|w| *w > 0 && *w <= u32::MAX as usize).ok_or(RouteParseError::BadSize("RS+"))?;
-                    RouteFrame::Sub { account: a[0], subject: a[1], queue: Some(a[2]), weight: w as u32 }
-                }
-                _ => return Err(RouteParseError::BadArgs("RS+")),
-            }
-        }
-        b"RS-" => {
-            let a = args(rest);
-            match a.len() {
-                2 => RouteFrame::Unsub { account: a[0], subject: a[1], queue: None },
-                3 => RouteFrame::Unsub { account: a[0], subject: a[1], queue: Some(a[2]) },
-                _ => return Err(RouteParseError::BadArgs("RS-")),
-            }
-        }
-        b"RMSG" => return parse_msg(buf, rest, used, false),
-        b"HMSG" => return parse_msg(buf, rest, used, true),
+        b"RS+" if dialect == Dialect::Route => sub_frame(&args(rest), "RS+", true)?,
+        b"LS+" if dialect == Dialect::Leaf => sub_frame(&args(rest), "LS+", false)?,
+        b"RS-" if dialect == Dialect::Route => unsub_frame(&args(rest), "RS-", true)?,
+        b"LS-" if dialect == Dialect::Leaf => unsub_frame(&args(rest), "LS-", false)?,
+        b"RMSG" => return parse_msg(buf, rest, used, false, dialect),
+        b"LMSG" if dialect == Dialect::Leaf => return parse_msg(buf, rest, used, false, dialect),
+        b"HMSG" => return parse_msg(buf, rest, used, true, dialect),
         _ => return Err(RouteParseError::UnknownOp),
     };
     Ok(Some((frame, used)))
+}
+
+/// `RS+ <acc> <subj> [<queue> <weight>]` or (leaf) `LS+ <subj> [<queue> <weight>]`.
+fn sub_frame<'a>(a: &[&'a [u8]], name: &'static str, with_account: bool) -> Result<RouteFrame<'a>, RouteParseError> {
+    let (account, a) = split_account(a, with_account).ok_or(RouteParseError::BadArgs(name))?;
+    match a.len() {
+        1 => Ok(RouteFrame::Sub { account, subject: a[0], queue: None, weight: 0 }),
+        3 => {
+            let w = parse_size(a[2]).filter(|w| *w > 0 && *w <= u32::MAX as usize).ok_or(RouteParseError::BadSize(name))?;
+            Ok(RouteFrame::Sub { account, subject: a[0], queue: Some(a[1]), weight: w as u32 })
+        }
+        _ => Err(RouteParseError::BadArgs(name)),
+    }
+}
+
+/// `RS- <acc> <subj> [<queue>]` or (leaf) `LS- <subj> [<queue>]`.
+fn unsub_frame<'a>(a: &[&'a [u8]], name: &'static str, with_account: bool) -> Result<RouteFrame<'a>, RouteParseError> {
+    let (account, a) = split_account(a, with_account).ok_or(RouteParseError::BadArgs(name))?;
+    match a.len() {
+        1 => Ok(RouteFrame::Unsub { account, subject: a[0], queue: None }),
+        2 => Ok(RouteFrame::Unsub { account, subject: a[0], queue: Some(a[1]) }),
+        _ => Err(RouteParseError::BadArgs(name)),
+    }
+}
+
+fn split_account<'a, 's>(a: &'s [&'a [u8]], with_account: bool) -> Option<(&'a [u8], &'s [&'a [u8]])> {
+    if !with_account {
+        return Some((&[], a));
+    }
+    let (first, rest) = a.split_first()?;
+    Some((first, rest))
 }
 
 fn parse_msg<'a>(
@@ -191,14 +226,26 @@ fn parse_msg<'a>(
     rest: &'a [u8],
     used: usize,
     hdr: bool,
+    dialect: Dialect,
 ) -> Result<Option<(RouteFrame<'a>, usize)>, RouteParseError> {
-    let name = if hdr { "HMSG" } else { "RMSG" };
+    let name = match (hdr, dialect) {
+        (true, _) => "HMSG",
+        (false, Dialect::Route) => "RMSG",
+        (false, Dialect::Leaf) => "LMSG",
+    };
     let a = args(rest);
     let sizes = if hdr { 2 } else { 1 };
-    if a.len() < 2 + sizes {
+    let (account, a) = match dialect {
+        Dialect::Route => (a.first().copied().unwrap_or_default(), a.get(1..).unwrap_or_default()),
+        Dialect::Leaf => (&[][..], &a[..]),
+    };
+    if a.len() < 1 + sizes {
         return Err(RouteParseError::BadArgs(name));
     }
-    let mid = &a[2..a.len() - sizes];
+    if dialect == Dialect::Route && account.is_empty() {
+        return Err(RouteParseError::BadArgs(name));
+    }
+    let mid = &a[1..a.len() - sizes];
     let (reply, queues) = match mid.len() {
         0 => (None, Queues::default()),
         1 => (Some(mid[0]), Queues::default()),
@@ -236,7 +283,7 @@ fn parse_msg<'a>(
         Some(h) => (Some(&body[..h]), &body[h..]),
         None => (None, body),
     };
-    let msg = RoutedMsg { account: a[0], subject: a[1], reply, queues, headers, payload };
+    let msg = RoutedMsg { account, subject: a[0], reply, queues, headers, payload };
     Ok(Some((RouteFrame::Msg(msg), end + 2)))
 }
 
@@ -309,5 +356,29 @@ mod tests {
         assert_eq!(one(b"INFO {\"a\":1} \r\n"), RouteFrame::Info(b"{\"a\":1} "));
         assert_eq!(one(b"-ERR 'x'\r\n"), RouteFrame::Err(b"'x'"));
         assert_eq!(one(b"PING\r\n"), RouteFrame::Ping);
+    }
+
+    fn leaf(s: &[u8]) -> RouteFrame<'_> {
+        let (f, n) = parse_leaf(s, 4096).unwrap().unwrap();
+        assert_eq!(n, s.len(), "whole input used");
+        f
+    }
+
+    #[test]
+    fn leaf_forms() {
+        assert_eq!(leaf(b"LS+ foo\r\n"), RouteFrame::Sub { account: b"", subject: b"foo", queue: None, weight: 0 });
+        assert_eq!(leaf(b"LS+ sq g 2\r\n"), RouteFrame::Sub { account: b"", subject: b"sq", queue: Some(b"g"), weight: 2 });
+        assert_eq!(leaf(b"ls- sq g\r\n"), RouteFrame::Unsub { account: b"", subject: b"sq", queue: Some(b"g") });
+        assert_eq!(parse_leaf(b"LS+ a b c d\r\n", 99), Err(RouteParseError::BadArgs("LS+")));
+        assert_eq!(parse_leaf(b"RS+ $G foo\r\n", 99), Err(RouteParseError::UnknownOp));
+        let RouteFrame::Msg(m) = leaf(b"LMSG lq + rep grp 2\r\nhi\r\n") else { panic!() };
+        assert_eq!((m.account, m.subject, m.reply, m.queues.0), (&b""[..], &b"lq"[..], Some(&b"rep"[..]), &b"grp"[..]));
+        let RouteFrame::Msg(m) = leaf(b"HMSG lfoo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n") else { panic!() };
+        assert_eq!((m.subject, m.payload), (&b"lfoo"[..], &b"hi"[..]));
+        // A leaf link takes RMSG as LMSG.
+        let RouteFrame::Msg(m) = leaf(b"RMSG foo r 1\r\nx\r\n") else { panic!() };
+        assert_eq!((m.subject, m.reply), (&b"foo"[..], Some(&b"r"[..])));
+        assert_eq!(parse_leaf(b"LMSG 1\r\nx\r\n", 99), Err(RouteParseError::BadArgs("LMSG")));
+        assert_eq!(parse(b"LMSG foo 1\r\nx\r\n", 99), Err(RouteParseError::UnknownOp));
     }
 }

@@ -4,6 +4,7 @@ pub mod cluster;
 mod cluster_tls;
 mod duration;
 mod error;
+pub mod leaf;
 mod lexer;
 pub mod listen;
 pub mod options;

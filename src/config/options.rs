@@ -56,6 +56,8 @@ pub struct Options {
     pub tls: Option<crate::tls::TlsOptions>,
     /// `cluster {}` and the cluster flags (`None`: no block, no flags).
     pub cluster: Option<super::cluster::ClusterOptions>,
+    /// `leafnodes {}` (`None`: no block).
+    pub leafnodes: Option<super::leaf::LeafOptions>,
     /// `ports_file_dir`, `--ports_file_dir`: where to write `<exe>_<pid>.ports`.
     pub ports_file_dir: Option<PathBuf>,
     /// Top-level `message_trust {}` (every account); accounts may have their own.
@@ -93,6 +95,7 @@ impl Default for Options {
             https_port: 0,
             tls: None,
             cluster: None,
+            leafnodes: None,
             ports_file_dir: None,
             message_trust: None,
         }
@@ -116,8 +119,6 @@ const NOT_YET_SUPPORTED: &[&str] = &[
     "disable_sublist_cache",
     "no_sublist_cache",
     "gateway",
-    "leaf",
-    "leafnodes",
     "syslog",
     "remote_syslog",
     "prof_port",
@@ -264,6 +265,10 @@ impl Options {
                 let c = self.cluster.get_or_insert_with(Default::default);
                 super::cluster::parse_cluster(v, c)?;
             }
+            "leafnodes" | "leaf" => {
+                let l = self.leafnodes.get_or_insert_with(Default::default);
+                super::leaf::parse_leafnodes(v, l)?;
+            }
             "ports_file_dir" => self.ports_file_dir = Some(string(k, v)?.into()),
             "authorization" => crate::auth::config::parse_authorization(v, &mut self.auth)?,
             "message_trust" => self.message_trust = Some(crate::trust::config::parse_trust(v)?),
@@ -339,6 +344,10 @@ impl Options {
         }
         if let Some(c) = &self.cluster {
             c.validate()?;
+        }
+        if let Some(l) = &self.leafnodes {
+            let names: Vec<String> = self.auth.accounts.iter().map(|a| a.name.clone()).collect();
+            l.validate(&names)?;
         }
         if self.https_port != 0 && self.tls.is_none() {
             return Err("https monitoring (https, https_port, -ms) needs TLS: add a tls {} block or --tls flags".to_string());

@@ -235,8 +235,10 @@ fn later_features_warn() {
     );
     assert!(!text.iter().any(|t| t.contains("\"cluster\"")), "cluster is supported: {text:?}");
     assert_eq!(o.cluster.as_ref().map(|c| c.port), Some(6222));
+    assert!(!text.iter().any(|t| t.contains("leafnodes")), "leafnodes is supported: {text:?}");
+    assert!(o.leafnodes.is_some());
     assert_eq!(o.http_port, 8222);
-    assert_eq!(w.len(), 9, "{text:?} (authorization, accounts and no_auth_user are supported)");
+    assert_eq!(w.len(), 8, "{text:?} (authorization, accounts and no_auth_user are supported)");
     assert_eq!(o.auth.no_auth_user.as_deref(), Some("a"));
     assert_eq!(o.auth.users.len(), 1);
     assert!(o.trace, "trace_verbose implies trace");

@@ -178,7 +178,7 @@ pub fn varz(shared: &Shared, started: SystemTime, http_stats: std::collections::
         total_connections: st.total_connections.load(Ordering::Relaxed),
         routes: shared.cluster.as_ref().map_or(0, |c| c.num_routes() as u32),
         remotes: shared.cluster.as_ref().map_or(0, |c| c.num_routes() as u32),
-        leafnodes: 0,
+        leafnodes: shared.leaf.as_ref().map_or(0, |l| l.num_links() as u32),
         in_msgs: st.in_msgs.load(Ordering::Relaxed),
         out_msgs: st.out_msgs.load(Ordering::Relaxed),
         in_bytes: st.in_bytes.load(Ordering::Relaxed),

@@ -6,6 +6,7 @@ pub mod format;
 mod gnatsd;
 pub mod https;
 mod metrics;
+mod leafz;
 mod routez;
 pub mod procinfo;
 
@@ -130,7 +131,7 @@ pub(crate) fn handle(shared: &Shared, started: SystemTime, stats: &Mutex<BTreeMa
     let path = path.strip_prefix(base).unwrap_or(path);
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     let q = Query::parse(query);
-    let known = ["/", "/varz", "/connz", "/routez", "/subsz", "/subscriptionsz", "/accountz", "/healthz", "/metrics"];
+    let known = ["/", "/varz", "/connz", "/routez", "/subsz", "/subscriptionsz", "/accountz", "/healthz", "/metrics", "/leafz"];
     if !known.contains(&path) {
         return (404, "text/plain", b"404 page not found\n".to_vec());
     }
@@ -163,6 +164,7 @@ pub(crate) fn handle(shared: &Shared, started: SystemTime, stats: &Mutex<BTreeMa
         "/varz" => json(body(&endpoints::varz(shared, started, counts))),
         "/connz" => json(endpoints::connz(shared, &q).and_then(|c| body(&c))),
         "/routez" => json(routez::routez(shared, &q).and_then(|c| body(&c))),
+        "/leafz" => json(leafz::leafz(shared, &q).and_then(|c| body(&c))),
         "/subsz" | "/subscriptionsz" => json(endpoints::subsz(shared, &q).and_then(|c| body(&c))),
         "/accountz" => json(endpoints::accountz(shared, &q).and_then(|c| body(&c))),
         "/healthz" => json(body(&serde_json::json!({"status": "ok"}))),
@@ -175,7 +177,7 @@ pub(crate) fn handle(shared: &Shared, started: SystemTime, stats: &Mutex<BTreeMa
 }
 
 fn index(base: &str) -> String {
-    let links: String = ["varz", "connz", "routez", "subsz", "accountz", "healthz", "metrics"]
+    let links: String = ["varz", "connz", "routez", "leafz", "subsz", "accountz", "healthz", "metrics"]
         .iter()
         .map(|p| format!("<a href=\"{base}/{p}\">{p}</a><br/>\n"))
         .collect();

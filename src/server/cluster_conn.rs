@@ -28,6 +28,14 @@ pub struct RouteConn {
     pub url: Option<usize>,
     /// The peer's interest: key → (account id, the subscription in that account's trie).
     pub remote: RemoteInterest<(u32, Arc<Subscription>)>,
+    /// Set for a leaf connection (`leaf_conn`): the route fields carry its interest.
+    pub leaf: Option<Box<super::leaf_conn::LeafConn>>,
+}
+
+impl RouteConn {
+    pub fn for_leaf(l: super::leaf_conn::LeafConn) -> RouteConn {
+        RouteConn { link: Link::new(Role::Accepted), url: None, remote: RemoteInterest::default(), leaf: Some(Box::new(l)) }
+    }
 }
 
 impl Core {
@@ -41,7 +49,7 @@ impl Core {
         conn.flags.verbose = false;
         conn.flags.pedantic = false;
         conn.flags.headers = true;
-        conn.route = Some(Box::new(RouteConn { link: Link::new(role), url, remote: RemoteInterest::default() }));
+        conn.route = Some(Box::new(RouteConn { link: Link::new(role), url, remote: RemoteInterest::default(), leaf: None }));
         self.conns[slot as usize] = Some(conn);
         self.mark_dirty(slot);
         slot
@@ -81,6 +89,9 @@ impl Core {
     pub(super) fn process_route_input(&mut self, slot: u32) {
         let now = self.now;
         let Some(conn) = self.conn_mut(slot) else { return };
+        if conn.route.as_deref().is_some_and(|r| r.leaf.is_some()) {
+            return self.process_leaf_input(slot);
+        }
         let mut rbuf = std::mem::take(&mut conn.rbuf);
         conn.read_since_tick = true;
         conn.last_activity = now;
@@ -390,6 +401,9 @@ impl Core {
         queues: impl Iterator<Item = &'q [u8]> + Clone,
         msg: &Message<'_>,
     ) {
+        if self.conn(owner.slot).and_then(|c| c.route.as_deref()).is_some_and(|r| r.leaf.is_some()) {
+            return self.write_lmsg(owner, queues, msg);
+        }
         let (subject, reply, headers, payload) = (msg.subject, msg.reply, msg.headers, msg.payload);
         let max_pending = self.opts.max_pending as usize;
         // A reply subscription made just before this request must reach the peer first.
@@ -417,8 +431,12 @@ impl Core {
     }
 
     /// Local subscriptions of account `acc` came (`add`) or went: tell the routes.
-    pub(super) fn announce<'a>(&mut self, acc: u32, subs: impl Iterator<Item = &'a Subscription>, add: bool) {
+    pub(super) fn announce<'a>(&mut self, acc: u32, subs: impl Iterator<Item = &'a Subscription> + Clone, add: bool) {
         let shared = self.shared.clone();
+        if shared.leaf.is_some() {
+            let name = self.account(acc).name.clone();
+            self.announce_leaf(&name, subs.clone(), add);
+        }
         let Some(cl) = shared.cluster.as_ref() else { return };
         let name = self.account(acc).name.clone();
         let queued = cl.local_changed(name.as_bytes(), subs.filter(|s| !s.remote).map(|s| (&s.subject[..], s.queue.as_deref())), add);
@@ -461,6 +479,9 @@ impl Core {
         }
         for (acc, subs) in by_account {
             self.reap_later(acc, subs);
+        }
+        if let Some(lc) = r.leaf.take() {
+            return self.leaf_removed(conn, &lc);
         }
         let peer = (!r.link.peer_id.is_empty()).then_some(r.link.peer_id.as_str());
         if let Some(cl) = self.shared.cluster.as_ref() {

@@ -23,6 +23,8 @@ pub mod listener;
 pub mod reload;
 mod output;
 mod reply_rng;
+mod leaf_conn;
+pub mod leaf_state;
 mod route;
 #[cfg(test)]
 mod auth_pool_tests;
@@ -93,11 +95,21 @@ pub fn start(opts: Options) -> io::Result<ServerHandle> {
         cluster_addr = Some(l.local_addr()?);
         cluster_listener = Some(l);
     }
-    let (shared, polls) = build_shared_clustered(opts, workers, actual.port(), cluster_addr)?;
+    let mut leaf_listener = None;
+    let mut leaf_addr = None;
+    if let Some(l) = opts.leafnodes.as_ref().filter(|l| l.listening()) {
+        let host = if l.host.is_empty() { "0.0.0.0" } else { l.host.as_str() };
+        let ln = listener::bind(listener::resolve(host, l.port)?)?;
+        leaf_addr = Some(ln.local_addr()?);
+        leaf_listener = Some(ln);
+    }
+    let (shared, polls) = build_shared_clustered(opts, workers, actual.port(), cluster_addr, leaf_addr)?;
     let mut threads = Vec::with_capacity(workers);
     for (id, (poll, listener)) in polls.into_iter().zip(listeners).enumerate() {
-        let cl = if id == cluster_state::ROUTE_WORKER as usize { cluster_listener.take() } else { None };
-        let w = worker::Worker::new(id as u16, shared.clone(), poll, listener, cl)?;
+        let route_worker = id == cluster_state::ROUTE_WORKER as usize;
+        let cl = if route_worker { cluster_listener.take() } else { None };
+        let ll = if route_worker { leaf_listener.take() } else { None };
+        let w = worker::Worker::new(id as u16, shared.clone(), poll, listener, cl, ll)?;
         let t = std::thread::Builder::new().name(format!("natrix-worker-{id}")).spawn(move || w.run())?;
         threads.push(t);
     }
@@ -106,13 +118,17 @@ pub fn start(opts: Options) -> io::Result<ServerHandle> {
         let s = shared.clone();
         threads.push(std::thread::Builder::new().name("natrix-route-dialer".into()).spawn(move || cluster_state::run_dialer(s))?);
     }
+    if shared.leaf.as_ref().is_some_and(|l| !l.opts.remotes.is_empty()) {
+        let s = shared.clone();
+        threads.push(std::thread::Builder::new().name("natrix-leaf-dialer".into()).spawn(move || leaf_state::run_dialer(s))?);
+    }
     Ok(ServerHandle { addr: actual, shared, threads })
 }
 
 /// The shared state for `workers` workers, and one `mio::Poll` per worker (each
 /// with its waker already registered).
 pub fn build_shared(opts: Options, workers: usize, port: u16) -> io::Result<(Arc<Shared>, Vec<mio::Poll>)> {
-    build_shared_clustered(opts, workers, port, None)
+    build_shared_clustered(opts, workers, port, None, None)
 }
 
 /// `build_shared` with the bound cluster listener's address (clustering on).
@@ -121,6 +137,7 @@ pub fn build_shared_clustered(
     workers: usize,
     port: u16,
     cluster_addr: Option<SocketAddr>,
+    leaf_addr: Option<SocketAddr>,
 ) -> io::Result<(Arc<Shared>, Vec<mio::Poll>)> {
     let mut polls = Vec::with_capacity(workers);
     let mut wakers = Vec::with_capacity(workers);
@@ -145,6 +162,10 @@ pub fn build_shared_clustered(
         }
         _ => None,
     };
+    let leaf = opts.leafnodes.as_ref().map(|l| {
+        let cluster_name = opts.cluster.as_ref().filter(|c| c.enabled()).and_then(|c| c.name.clone());
+        leaf_state::LeafShared::new(l.clone(), leaf_addr, &server_id, &server_name, i64::from(opts.max_payload), cluster_name)
+    });
     let shared = Arc::new(Shared {
         info_host: opts.host.clone(),
         info_port: port,
@@ -168,6 +189,7 @@ pub fn build_shared_clustered(
         auth_pool: auth_pool::AuthPool::new(auth_pool::default_threads()),
         callout: callout::CalloutShared::new(server_key),
         cluster,
+        leaf,
     });
     if !shared.opts.auth.no_system_account {
         // nats-server always has a system account; natrix creates it (so it is isolated

@@ -156,12 +156,23 @@ impl Core {
             // A route's member counts as many times as its weight (weight sums cached
             // with the match result).
             let start = result.pick(g, rand);
+            // A leaf member only when no local or route member takes it (nats-server
+            // prefers local members over leaf ones).
+            let mut leaf_fallback = None;
+            let mut done = false;
             for i in 0..n {
                 let sub = &group[(start + i) % n];
                 if sub.remote {
+                    if sub.leaf {
+                        if leaf_fallback.is_none() && to_routes && !sub.is_closed() && sub.owner.cid != cid {
+                            leaf_fallback = Some(sub);
+                        }
+                        continue;
+                    }
                     if to_routes && !sub.is_closed() && !sub.filters_out(msg.subject) {
                         to_peers.push(sub);
                         delivered = true;
+                        done = true;
                         break;
                     }
                     continue;
@@ -173,8 +184,13 @@ impl Core {
                 if let Some(last) = claim(&self.accounts[acc].sublist, sub) {
                     self.deliver(sub, last, msg, base, cid);
                     delivered = true;
+                    done = true;
                     break;
                 }
+            }
+            if let (false, Some(sub)) = (done, leaf_fallback) {
+                to_peers.push(sub);
+                delivered = true;
             }
         }
         if !to_peers.is_empty() {
@@ -187,7 +203,7 @@ impl Core {
 
     /// One RMSG per route for the route subscriptions in `hits` (plain matches and
     /// the queue groups picked there), so a peer's plain subscribers get one copy.
-    fn send_to_routes(&mut self, hits: &mut [&Arc<Subscription>], msg: &Message<'_>, base: Option<*const u8>, cid: u64) {
+    pub(super) fn send_to_routes(&mut self, hits: &mut [&Arc<Subscription>], msg: &Message<'_>, base: Option<*const u8>, cid: u64) {
         hits.sort_unstable_by_key(|s| s.owner.cid);
         let mut i = 0;
         while i < hits.len() {

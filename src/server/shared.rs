@@ -86,6 +86,8 @@ pub struct Shared {
     pub lame_duck: std::sync::OnceLock<std::time::Instant>,
     /// Clustering state (`None` without a cluster port).
     pub cluster: Option<super::cluster_state::ClusterShared>,
+    /// Leaf-node state (`None` without a `leafnodes` block).
+    pub leaf: Option<super::leaf_state::LeafShared>,
     /// Recently closed connections, newest last (for /connz?state=closed).
     pub closed: parking_lot::Mutex<std::collections::VecDeque<super::snapshot::ConnInfo>>,
     /// The threads that run bcrypt checks, so that no worker ever does.
@@ -169,6 +171,18 @@ impl Shared {
         let Some(inbox) = self.inboxes.get(w) else { return Vec::new() };
         let (tx, rx) = std::sync::mpsc::channel();
         inbox.control.lock().push(super::snapshot::Control::Routes { with_subs, reply: tx });
+        self.wake(w);
+        let mut all = rx.recv_timeout(std::time::Duration::from_secs(2)).unwrap_or_default();
+        all.sort_by_key(|r| r.conn.cid);
+        all
+    }
+
+    /// The linked leafs (served by the route worker), for `/leafz`.
+    pub fn snapshot_leafs(&self, with_subs: bool) -> Vec<super::snapshot::RouteView> {
+        let w = super::cluster_state::ROUTE_WORKER as usize;
+        let Some(inbox) = self.inboxes.get(w) else { return Vec::new() };
+        let (tx, rx) = std::sync::mpsc::channel();
+        inbox.control.lock().push(super::snapshot::Control::Leafs { with_subs, reply: tx });
         self.wake(w);
         let mut all = rx.recv_timeout(std::time::Duration::from_secs(2)).unwrap_or_default();
         all.sort_by_key(|r| r.conn.cid);

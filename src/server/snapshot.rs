@@ -55,8 +55,12 @@ pub enum Control {
     Snapshot { with_subs: bool, reply: mpsc::Sender<Vec<ConnInfo>> },
     /// The route dialer connected route URL `url` (for the route worker's shell).
     RouteDialed { stream: std::net::TcpStream, addr: std::net::SocketAddr, url: usize },
+    /// The leaf dialer connected to `url` of remote `remote` (for the route worker's shell).
+    LeafDialed { stream: std::net::TcpStream, addr: std::net::SocketAddr, remote: usize, url: crate::config::leaf::LeafUrl },
     /// Send back a view of every registered route connection (for `/routez`).
     Routes { with_subs: bool, reply: mpsc::Sender<Vec<RouteView>> },
+    /// Send back a view of every linked leaf connection (for `/leafz`).
+    Leafs { with_subs: bool, reply: mpsc::Sender<Vec<RouteView>> },
 }
 
 /// One route for `/routez`: the connection view (its `subs` are the peer's interest,
@@ -173,8 +177,18 @@ impl Core {
                     .collect();
                 let _ = reply.send(all);
             }
+            Control::Leafs { with_subs, reply } => {
+                let all = self
+                    .conns
+                    .iter()
+                    .flatten()
+                    .filter(|c| c.route.as_deref().and_then(|r| r.leaf.as_deref()).is_some_and(|l| l.link.linked()))
+                    .map(|c| self.route_view(c, with_subs))
+                    .collect();
+                let _ = reply.send(all);
+            }
             // Handled by the worker shell; a stray one only drops its socket.
-            Control::RouteDialed { .. } => {}
+            Control::RouteDialed { .. } | Control::LeafDialed { .. } => {}
         }
     }
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 pub const LISTENER: Token = Token(usize::MAX);
 pub const WAKER: Token = Token(usize::MAX - 1);
 pub const CLUSTER_LISTENER: Token = Token(usize::MAX - 2);
+pub const LEAF_LISTENER: Token = Token(usize::MAX - 3);
 
 /// Housekeeping period: ping timers, write deadlines, idle buffer release.
 const TICK: Duration = Duration::from_millis(100);
@@ -28,6 +29,8 @@ pub struct Worker {
     listener: Option<TcpListener>,
     /// The cluster port (route worker only).
     cluster_listener: Option<TcpListener>,
+    /// The leaf port (route worker only).
+    leaf_listener: Option<TcpListener>,
     pub(super) sockets: Vec<Option<Transport>>,
     /// Connections that hit the read budget and may have more to read.
     pub(super) more_to_read: Vec<u32>,
@@ -44,16 +47,21 @@ impl Worker {
         poll: Poll,
         mut listener: TcpListener,
         mut cluster_listener: Option<TcpListener>,
+        mut leaf_listener: Option<TcpListener>,
     ) -> io::Result<Self> {
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         if let Some(l) = cluster_listener.as_mut() {
             poll.registry().register(l, CLUSTER_LISTENER, Interest::READABLE)?;
+        }
+        if let Some(l) = leaf_listener.as_mut() {
+            poll.registry().register(l, LEAF_LISTENER, Interest::READABLE)?;
         }
         Ok(Worker {
             core: Core::new(id, shared, Instant::now()),
             poll,
             listener: Some(listener),
             cluster_listener,
+            leaf_listener,
             sockets: Vec::new(),
             more_to_read: Vec::new(),
             inbox_scratch: Vec::new(),
@@ -93,6 +101,7 @@ impl Worker {
                 match event.token() {
                     LISTENER => self.accept_all(),
                     CLUSTER_LISTENER => self.accept_routes(),
+                    LEAF_LISTENER => self.accept_leafs(),
                     WAKER => {}
                     Token(t) => {
                         let slot = t as u32;
@@ -127,6 +136,9 @@ impl Worker {
         self.core.refresh_connect_urls();
         if self.cluster_listener.is_some() {
             self.core.drain_route_pending();
+        }
+        if self.core.id == super::cluster_state::ROUTE_WORKER && self.core.shared.leaf.is_some() {
+            self.core.drain_leaf_pending();
         }
         self.core.send_batches();
         self.flush_all();
@@ -188,6 +200,26 @@ impl Worker {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     crate::error!("error accepting route connection: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Accepts leaf connections on the leaf port.
+    fn accept_leafs(&mut self) {
+        loop {
+            let Some(listener) = self.leaf_listener.as_ref() else { return };
+            match listener.accept() {
+                Ok((sock, addr)) => {
+                    let _ = sock.set_nodelay(true);
+                    let slot = self.core.accept_leaf(addr);
+                    self.add_route_socket(slot, sock);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    crate::error!("error accepting leafnode connection: {e}");
                     return;
                 }
             }
@@ -281,6 +313,10 @@ impl Worker {
             match c {
                 super::snapshot::Control::RouteDialed { stream, addr, url } => {
                     let slot = self.core.dialed_route(addr, url);
+                    self.add_route_socket(slot, mio::net::TcpStream::from_std(stream));
+                }
+                super::snapshot::Control::LeafDialed { stream, addr, remote, url } => {
+                    let slot = self.core.dialed_leaf(addr, remote, url);
                     self.add_route_socket(slot, mio::net::TcpStream::from_std(stream));
                 }
                 c => self.core.serve_control(c),

@@ -47,6 +47,9 @@ pub struct Subscription {
     /// Queue weight: a remote queue group's member count on that peer (1 for local
     /// subscriptions); the member is picked that many times more often.
     pub weight: AtomicU32,
+    /// Remote interest of a leaf link: a queue member of last resort (local members
+    /// are always preferred over leaf ones, as nats-server does).
+    pub leaf: bool,
 }
 
 impl Subscription {
@@ -64,6 +67,7 @@ impl Subscription {
             filter: RwLock::new(None),
             remote: false,
             weight: AtomicU32::new(1),
+            leaf: false,
         }
     }
 
