@@ -148,9 +148,86 @@ fn non_reader_is_cut_off_without_slowing_the_publisher() {
     let rt = by.finish().expect("bystander");
     println!("published in {published:?}; fast reader: {got:?}; bystander: {}", rt.summary());
     assert!(closed, "the non-reader was not closed");
+    // nats-server's wording and level (client.go `queueOutbound`).
+    let log = s.log();
+    assert!(
+        log.lines().any(|l| l.contains("[INF] ") && l.contains(" - cid:") && l.ends_with("- Slow Consumer Detected: MaxPending of 65536 Exceeded")),
+        "no slow consumer line at INF:\n{log}"
+    );
     assert_eq!(got, Ok(want), "the fast reader lost messages");
     // Generous: a publisher stalled on the non-reader would wait for the grace or the
     // 60 s write deadline; unstalled it takes well under a second.
     assert!(published < Duration::from_secs(20), "publisher took {published:?}");
     assert!(rt.worst < BYSTANDER_BOUND, "bystander: {}", rt.summary());
+}
+
+/// A raw route peer on `cluster` that has interest in `s`; returns once natrix answered
+/// its PING (the interest is registered).
+fn route_peer(cluster: u16, tiny_rcvbuf: bool) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    if tiny_rcvbuf {
+        sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    }
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], cluster).into();
+    sock.connect_timeout(&addr.into(), Duration::from_secs(5)).expect("connect route");
+    let mut s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    s.write_all(b"CONNECT {\"name\":\"RPEER\",\"cluster\":\"C1\",\"headers\":true}\r\nINFO {\"server_id\":\"RPEER\",\"server_name\":\"rp\",\"cluster\":\"C1\",\"headers\":true}\r\nRS+ $G s\r\nPING\r\n")
+        .expect("send");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !seen.windows(6).any(|w| w == b"PONG\r\n") {
+        assert!(Instant::now() < deadline, "no PONG on the route: {}", String::from_utf8_lossy(&seen));
+        match s.read(&mut buf) {
+            Ok(0) => panic!("route closed: {}", String::from_utf8_lossy(&seen)),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    s
+}
+
+/// A route gets the clients' grace: a peer reading at full speed takes a burst far
+/// larger than `max_pending` (it used to be cut at the first append past it).
+#[test]
+fn fast_route_with_small_max_pending_survives_a_burst() {
+    let cluster = common::free_port();
+    let (s, mon) = start(&format!("max_pending: 65536\nmax_payload: 1024\ncluster {{ listen: \"127.0.0.1:{cluster}\", name: C1 }}\n"));
+    let peer = route_peer(cluster, false);
+    // Each `PUB s 100` reaches the route as a 117-byte `RMSG $G s 100`.
+    let n = 16 * 1024;
+    let (frames, _) = burst(n);
+    let peer = RawClient::from_stream(peer);
+    let reader = fast_reader(&peer, n * 117);
+    let mut publ = RawClient::quiet(s.port);
+    publ.send(&frames);
+    publ.sync();
+    let got = reader.join().expect("reader thread");
+    assert_eq!(got, Ok(n * 117), "the route was cut off:\n{}", s.log());
+    assert_eq!(wait_varz(mon, "slow_consumers", Duration::ZERO, |v| v == 0), Ok(0));
+}
+
+/// A route that does not read is cut off after the grace, with nats-server's INF line
+/// (`rid:` prefix).
+#[test]
+fn non_reading_route_is_cut_off_with_the_slow_consumer_line() {
+    let cluster = common::free_port();
+    let (s, mon) = start(&format!(
+        "max_pending: 65536\nmax_payload: 1024\nwrite_deadline: \"60s\"\ncluster {{ listen: \"127.0.0.1:{cluster}\", name: C1 }}\n"
+    ));
+    let mut peer = RawClient::from_stream(route_peer(cluster, true));
+    let (frames, _) = burst(76 * 1024);
+    let mut publ = RawClient::quiet(s.port);
+    publ.send(&frames);
+    publ.sync();
+    assert_eq!(wait_varz(mon, "slow_consumers", Duration::from_secs(5), |v| v >= 1), Ok(1));
+    let (_, closed) = peer.read_until_closed(Duration::from_secs(20));
+    assert!(closed, "the non-reading route was not closed");
+    let log = s.log();
+    assert!(
+        log.lines().any(|l| l.contains("[INF] ") && l.contains(" - rid:") && l.ends_with("- Slow Consumer Detected: MaxPending of 65536 Exceeded")),
+        "no route slow consumer line at INF:\n{log}"
+    );
 }

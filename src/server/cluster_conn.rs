@@ -405,7 +405,7 @@ impl Core {
             return self.write_lmsg(owner, queues, msg);
         }
         let (subject, reply, headers, payload) = (msg.subject, msg.reply, msg.headers, msg.payload);
-        let max_pending = self.opts.max_pending as usize;
+        let cap = self.out_cap();
         // A reply subscription made just before this request must reach the peer first.
         if self.shared.cluster.as_ref().is_some_and(|c| c.has_pending()) {
             self.drain_route_pending();
@@ -417,7 +417,9 @@ impl Core {
         let Some(r) = c.route.as_deref() else { return };
         let headers = if r.link.peer_headers { headers } else { None };
         let approx = account.len() + subject.len() + reply.map_or(0, <[u8]>::len) + headers.map_or(0, <[u8]>::len) + payload.len() + 64;
-        if c.out.pending() + approx > max_pending {
+        if c.out.pending() + approx > cap {
+            // Over `max_pending` but under the cap is judged after the write, as for
+            // clients (output.rs): a route draining a burst is not cut.
             self.close(owner.slot, CloseReason::SlowConsumerPending);
             return;
         }

@@ -254,6 +254,7 @@ impl Core {
         let stats = &self.shared.stats;
         match reason {
             CloseReason::SlowConsumerPending | CloseReason::SlowConsumerWriteDeadline => {
+                super::output::log_slow_consumer(c, reason, self.opts.max_pending, self.opts.write_deadline);
                 stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
             }
             CloseReason::AuthViolation => {

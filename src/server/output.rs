@@ -5,7 +5,7 @@
 //! a small `max_pending`, while a client that does not read stays over it and is closed
 //! as a slow consumer. Appends are capped at `max_pending` plus one burst at all times,
 //! so memory stays bounded between writes; no one's input is ever paused for it.
-use super::conn::CloseReason;
+use super::conn::{CloseReason, Conn};
 use super::core::Core;
 use std::time::Duration;
 
@@ -72,5 +72,26 @@ impl Core {
 
     fn slow_consumer_grace(&self) -> Duration {
         SLOW_CONSUMER_GRACE.min(self.opts.write_deadline)
+    }
+}
+
+/// nats-server's `[INF]` line for a slow consumer, with its `cid:`/`rid:`/`lid:` prefix
+/// (`client.go`: `queueOutbound` and `handleWriteTimeout`; natrix's output is one chunk).
+pub(super) fn log_slow_consumer(c: &Conn, reason: CloseReason, max_pending: u64, write_deadline: Duration) {
+    let kind = match c.route.as_deref() {
+        Some(r) if r.leaf.is_some() => "lid",
+        Some(_) => "rid",
+        None => "cid",
+    };
+    if reason == CloseReason::SlowConsumerWriteDeadline {
+        crate::info!(
+            "{} - {kind}:{} - Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
+            c.addr,
+            c.cid,
+            crate::monitor::format::go_duration(write_deadline),
+            c.out.pending()
+        );
+    } else {
+        crate::info!("{} - {kind}:{} - Slow Consumer Detected: MaxPending of {max_pending} Exceeded", c.addr, c.cid);
     }
 }
