@@ -4,6 +4,7 @@
 //! user name. Official clients (async-nats) and raw sockets connect through it.
 //! (nats-server 2.9.10, the reference installed here, predates auth callout.)
 mod common;
+mod tls_support;
 
 use base64::Engine as _;
 use common::raw::RawClient;
@@ -49,8 +50,14 @@ fn answer(issuer: &nkeys::KeyPair, req: &serde_json::Value, server_id: &str) -> 
     let pass = n["connect_opts"]["pass"].as_str().unwrap_or("");
     let user_jwt = |signer: &nkeys::KeyPair, sub: &str, aud: &str| {
         let mut u = User { subs: -1, data: -1, payload: -1, kind: "user".into(), version: 2, ..Default::default() };
-        u.permissions.publish.allow = vec!["app.>".into(), "_INBOX.>".into()];
-        u.permissions.subscribe.allow = vec!["app.>".into(), "_INBOX.>".into()];
+        if who == "responder" {
+            // Publishes nothing but one reply per request it got (`resp`).
+            u.permissions.subscribe.allow = vec!["app.svc".into()];
+            u.permissions.resp = Some(natrix::jwt::claims::ResponsePermission { max: 1, ttl: 0 });
+        } else {
+            u.permissions.publish.allow = vec!["app.>".into(), "_INBOX.>".into()];
+            u.permissions.subscribe.allow = vec!["app.>".into(), "_INBOX.>".into()];
+        }
         let mut c = Claims { sub: sub.into(), aud: aud.into(), name: who.clone(), nats: u, ..Default::default() };
         if who == "shortlived" {
             c.exp = natrix::jwt::now_unix() + 2;
@@ -65,7 +72,11 @@ fn answer(issuer: &nkeys::KeyPair, req: &serde_json::Value, server_id: &str) -> 
     let forger = nkeys::KeyPair::new_account();
     let other = nkeys::KeyPair::new_user().public_key();
     Some(match who.as_str() {
-        "alice" | "shortlived" | "s3cr3t-token" if pass == "pw" || who == "s3cr3t-token" => {
+        "alice" | "shortlived" | "responder" | "s3cr3t-token" if pass == "pw" || who == "s3cr3t-token" => {
+            respond(issuer, &user_nkey, user_jwt(issuer, &user_nkey, "APP"), "")
+        }
+        // No credentials but a verified certificate chain: a TLS client, admitted by it.
+        "" if n["client_tls"]["verified_chains"][0][0].is_string() => {
             respond(issuer, &user_nkey, user_jwt(issuer, &user_nkey, "APP"), "")
         }
         "denied" => respond(issuer, &user_nkey, String::new(), "not welcome"),
@@ -82,6 +93,8 @@ fn answer(issuer: &nkeys::KeyPair, req: &serde_json::Value, server_id: &str) -> 
 struct Service {
     stop: Arc<AtomicBool>,
     answered: Arc<AtomicUsize>,
+    /// The `client_tls` of every request that had one.
+    tls_seen: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
     handle: JoinHandle<Result<(), String>>,
 }
 
@@ -114,15 +127,49 @@ impl Service {
         let server_id = info["server_id"].as_str().expect("server_id").to_string();
         c.send(b"SUB $SYS.REQ.USER.AUTH 1\r\n");
         c.sync();
-        let mut stream = c.stream().try_clone().expect("clone stream");
+        let stream = c.stream().try_clone().expect("clone stream");
+        stream.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+        Service::serve(stream, Box::new(c), server_id, issuer)
+    }
+
+    /// The same service over TLS, presenting `cert` (for a server with `verify`).
+    fn start_tls(port: u16, issuer: nkeys::KeyPair, ca: &std::path::Path, cert: &tls_support::Pem) -> Service {
+        let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let info = tls_support::read_plain_line(&mut sock);
+        let info: serde_json::Value = serde_json::from_str(info.trim_start_matches("INFO ").trim()).expect("INFO json");
+        let server_id = info["server_id"].as_str().expect("server_id").to_string();
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let conn = rustls::ClientConnection::new(tls_support::client_config(ca, Some(cert)), name).expect("tls");
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        tls.write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"auth\",\"pass\":\"pw\"}\r\nSUB $SYS.REQ.USER.AUTH 1\r\nPING\r\n")
+            .expect("send");
+        tls.sock.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+        let (mut got, mut chunk, begun) = (Vec::new(), [0u8; 4096], Instant::now());
+        while !got.windows(6).any(|w| w == b"PONG\r\n") {
+            assert!(begun.elapsed() < Duration::from_secs(5), "service not connected: {}", text(&got));
+            match tls.read(&mut chunk) {
+                Ok(0) => panic!("service refused: {}", text(&got)),
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+                Err(_) => {}
+            }
+        }
+        Service::serve(tls, Box::new(()), server_id, issuer)
+    }
+
+    fn serve<S: Read + Write + Send + 'static>(
+        mut stream: S,
+        keep: Box<dyn Send>,
+        server_id: String,
+        issuer: nkeys::KeyPair,
+    ) -> Service {
         let (stop, answered) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
-        let (flag, count) = (stop.clone(), answered.clone());
+        let tls_seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (flag, count, seen) = (stop.clone(), answered.clone(), tls_seen.clone());
         let handle = std::thread::spawn(move || {
-            let _keep = c;
+            let _keep = keep;
             let mut buf: Vec<u8> = Vec::new();
             let mut chunk = [0u8; 65536];
             let begun = Instant::now();
-            stream.set_read_timeout(Some(Duration::from_millis(50))).map_err(|e| e.to_string())?;
             while !flag.load(Ordering::Acquire) && begun.elapsed() < Duration::from_secs(120) {
                 match stream.read(&mut chunk) {
                     Ok(0) => return Err("service connection closed".into()),
@@ -152,6 +199,9 @@ impl Service {
                     let payload = String::from_utf8_lossy(&buf[eol + 2..eol + 2 + len]).into_owned();
                     buf.drain(..eol + 2 + len + 2);
                     let req = decode_request(&payload, &server_id)?;
+                    if !req["nats"]["client_tls"].is_null() {
+                        seen.lock().map_err(|e| e.to_string())?.push(req["nats"]["client_tls"].clone());
+                    }
                     if let Some(a) = answer(&issuer, &req, &server_id) {
                         stream.write_all(format!("PUB {reply} {}\r\n{a}\r\n", a.len()).as_bytes()).map_err(|e| e.to_string())?;
                         count.fetch_add(1, Ordering::AcqRel);
@@ -160,7 +210,7 @@ impl Service {
             }
             Ok(())
         });
-        Service { stop, answered, handle }
+        Service { stop, answered, tls_seen, handle }
     }
 
     fn finish(self) -> usize {
@@ -387,4 +437,128 @@ async fn async_nats_connects_through_the_callout() {
     let server_keep = server;
     tokio::task::spawn_blocking(move || service.finish()).await.expect("service");
     drop(server_keep);
+}
+
+/// A PEM certificate as Go's `pem.EncodeToMemory` writes it, as DER.
+fn pem_der(pem: &str) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n") && pem.ends_with("-----END CERTIFICATE-----\n"), "{pem:?}");
+    assert!(pem.lines().all(|l| l.len() <= 64), "lines over 64 columns: {pem:?}");
+    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).expect("pem").as_ref().to_vec()
+}
+
+fn file_der(path: &std::path::Path) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::from_pem_file(path).expect("pem file").as_ref().to_vec()
+}
+
+/// A TLS client's verified chain reaches the service in `client_tls` as nats-server 2.10
+/// sends it (`verified_chains[0]`: the client certificate first, the CA that verified it
+/// last; no `certs`), and the service admits it by its certificate alone.
+#[test]
+fn a_tls_client_chain_reaches_the_service_and_admits_it() {
+    use tls_support::{client_config, probe, Ca, Outcome};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let ca = Ca::new(d, "ca");
+    let server_pem = ca.server(d, "server");
+    let svc_pem = ca.issue(d, "svc", &[(rcgen::DnType::CommonName, "svc")], vec![], false);
+    let client_pem = ca.issue(d, "tlsclient", &[(rcgen::DnType::CommonName, "tlsclient")], vec![], false);
+    let issuer = nkeys::KeyPair::new_account();
+    let conf = format!(
+        "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  verify: true\n}}\n{}",
+        server_pem.cert.display(),
+        server_pem.key.display(),
+        ca.pem.cert.display(),
+        config(&issuer.public_key(), 2)
+    );
+    let server = TestServer::start_with_config(&conf);
+    let service = Service::start_tls(server.port, issuer, &ca.pem.cert, &svc_pem);
+    let got = probe(server.port, client_config(&ca.pem.cert, Some(&client_pem)), r#"{"verbose":false,"pedantic":false}"#, &["app.x", "nope"]);
+    assert_eq!(got, Outcome::In(vec!["app.x".to_string()]), "{}", server.log());
+    let seen = service.tls_seen.lock().expect("lock").clone();
+    service.finish();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let t = &seen[0];
+    assert!(t["version"] == "1.3" || t["version"] == "1.2", "{t}");
+    assert!(t["cipher"].as_str().is_some_and(|c| c.starts_with("TLS_")), "{t}");
+    assert!(t["certs"].is_null(), "peer certs go to `certs` only when unverified: {t}");
+    let chain = t["verified_chains"][0].as_array().unwrap_or_else(|| panic!("{t}"));
+    let chain: Vec<Vec<u8>> = chain.iter().map(|c| pem_der(c.as_str().expect("pem string"))).collect();
+    assert_eq!(chain, vec![file_der(&client_pem.cert), file_der(&ca.pem.cert)], "{t}");
+}
+
+/// `allow_responses` from the user JWT's `resp` (max 1): the responder may answer each
+/// request once, and publish nothing else.
+#[test]
+fn resp_in_the_callout_user_jwt_allows_one_reply() {
+    let (server, service) = setup(2);
+    let mut responder = RawClient::connect(server.port);
+    responder.send(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"responder\",\"pass\":\"pw\"}\r\nSUB app.svc 1\r\nPING\r\n");
+    assert_eq!(text(&responder.read_until(b"\r\n", Duration::from_secs(10)).expect("pong")), "PONG\r\n");
+    let (mut alice, got) = try_connect(server.port, r#""user":"alice","pass":"pw""#);
+    assert_eq!(got, "PONG\r\n");
+    alice.send(b"SUB _INBOX.r 1\r\nPUB app.svc _INBOX.r 2\r\nhi\r\nPING\r\n");
+    alice.read_until(b"PONG\r\n", Duration::from_secs(5)).expect("pong");
+    let req = text(&responder.read_until(b"hi\r\n", Duration::from_secs(5)).expect("request"));
+    assert_eq!(req, "MSG app.svc 1 _INBOX.r 2\r\nhi\r\n");
+    responder.send(b"PUB _INBOX.r 2\r\nok\r\nPUB _INBOX.r 2\r\nno\r\nPUB app.other 1\r\nx\r\nPING\r\n");
+    let got = text(&responder.read_until(b"PONG\r\n", Duration::from_secs(5)).expect("pong"));
+    assert_eq!(
+        got,
+        "-ERR 'Permissions Violation for Publish to \"_INBOX.r\"'\r\n-ERR 'Permissions Violation for Publish to \"app.other\"'\r\nPONG\r\n"
+    );
+    alice.send(b"PING\r\n");
+    let got = text(&alice.read_until(b"PONG\r\n", Duration::from_secs(5)).expect("pong"));
+    assert_eq!(got, "MSG _INBOX.r 1 2\r\nok\r\nPONG\r\n");
+    service.finish();
+}
+
+/// nats-py through the callout: admitted (pub/sub in its account) and refused.
+#[test]
+fn nats_py_connects_through_the_callout() {
+    let has_py = std::process::Command::new("python3").args(["-c", "import nats"]).output().is_ok_and(|o| o.status.success());
+    if !has_py {
+        if std::env::var_os("NATRIX_REQUIRE_CLIENTS").is_some() {
+            panic!("nats-py is not installed but NATRIX_REQUIRE_CLIENTS is set");
+        }
+        println!("SKIPPED: python3 with nats-py not found (pip install nats-py)");
+        return;
+    }
+    let (server, service) = setup(2);
+    let script = r#"
+import asyncio, sys, nats
+async def main(url):
+    nc = await nats.connect(url, user="alice", password="pw", allow_reconnect=False, connect_timeout=5)
+    sub = await nc.subscribe("app.py")
+    await nc.publish("app.py", b"hello")
+    msg = await sub.next_msg(timeout=5)
+    assert msg.data == b"hello", msg.data
+    await nc.close()
+    errs = []
+    async def cb(e):
+        errs.append(e)
+    try:
+        bad = await nats.connect(url, user="denied", password="x", allow_reconnect=False,
+                                 max_reconnect_attempts=0, connect_timeout=5, error_cb=cb)
+        await bad.close()
+        sys.exit("the refused client connected")
+    except SystemExit:
+        raise
+    except Exception as e:
+        seen = (repr(e) + " " + " ".join(repr(x) for x in errs)).lower()
+        assert "authorization violation" in seen, seen
+    print("ok")
+asyncio.run(main(sys.argv[1]))
+"#;
+    let url = format!("nats://127.0.0.1:{}", server.port);
+    let out = std::process::Command::new("timeout").args(["60", "python3", "-c", script, &url]).output().expect("run python3");
+    assert!(
+        out.status.success(),
+        "nats-py failed:\nstdout: {}\nstderr: {}\nserver log:\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        server.log()
+    );
+    service.finish();
 }

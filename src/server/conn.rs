@@ -80,7 +80,8 @@ impl CloseReason {
 pub struct TlsSession {
     pub version: &'static str,
     pub cipher_suite: String,
-    /// The client's certificate chain (DER), kept only for the auth callout request.
+    /// The client's verified certificate chain (DER, leaf to root), kept only for the
+    /// auth callout request.
     pub peer_certs: Vec<Vec<u8>>,
 }
 

@@ -192,7 +192,7 @@ impl Worker {
                 .and_then(|s| s.suite().as_str())
                 .map_or_else(String::new, |n| n.replacen("TLS13_", "TLS_", 1)),
             peer_certs: match (&self.core.opts.auth.callout, t.tls.peer_certificates()) {
-                (Some(_), Some(chain)) => chain.iter().map(|c| c.as_ref().to_vec()).collect(),
+                (Some(_), Some(chain)) => t.cfg.verified_chain(chain),
                 _ => Vec::new(),
             },
         };

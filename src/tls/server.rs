@@ -37,6 +37,8 @@ pub struct ServerTls {
     pub opts: TlsOptions,
     /// SHA-256 digests of pinned SubjectPublicKeyInfos.
     pinned: Vec<[u8; 32]>,
+    /// The `ca_file` certificates client chains are verified against (with `verify`).
+    anchors: Vec<CertificateDer<'static>>,
 }
 
 impl std::fmt::Debug for ServerTls {
@@ -70,10 +72,12 @@ impl ServerTls {
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(versions)
             .map_err(|source| TlsError::Rustls { at: at.clone(), source })?;
+        let mut anchors = Vec::new();
         let builder = match (&o.ca_file, o.verifies_clients()) {
             (Some(ca), true) => {
                 let mut roots = RootCertStore::empty();
                 for c in load_certs(&at, "ca_file", ca)? {
+                    anchors.push(c.clone());
                     roots.add(c).map_err(|source| TlsError::BadCa {
                         at: at.clone(),
                         path: ca.display().to_string(),
@@ -93,7 +97,7 @@ impl ServerTls {
         let config =
             builder.with_single_cert(chain, key).map_err(|source| TlsError::Rustls { at: at.clone(), source })?;
         let pinned = o.pinned_certs.iter().filter_map(|h| hex32(h)).collect();
-        Ok(ServerTls { config: Arc::new(config), opts: o.clone(), pinned })
+        Ok(ServerTls { config: Arc::new(config), opts: o.clone(), pinned, anchors })
     }
 
     /// A server-side TLS session for a new connection.
@@ -112,6 +116,34 @@ impl ServerTls {
         let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else { return false };
         let digest: [u8; 32] = Sha256::digest(cert.tbs_certificate.subject_pki.raw).into();
         self.pinned.contains(&digest)
+    }
+}
+
+impl ServerTls {
+    /// The chain a verified client certificate was checked along, leaf first and the
+    /// `ca_file` root last, as Go's `VerifiedChains[0]` (the auth callout sends it): the
+    /// certificates the client presented, completed with the anchors that issued them.
+    /// rustls verified a path already; this only names its certificates.
+    pub fn verified_chain(&self, presented: &[CertificateDer<'_>]) -> Vec<Vec<u8>> {
+        let mut chain: Vec<Vec<u8>> = presented.iter().map(|c| c.as_ref().to_vec()).collect();
+        // Bounded: a chain longer than this is not one rustls accepts either.
+        for _ in 0..8 {
+            let Some(last) = chain.last() else { break };
+            let Ok((_, cert)) = x509_parser::parse_x509_certificate(last) else { break };
+            let issuer = cert.issuer().as_raw();
+            if issuer == cert.subject().as_raw() {
+                break;
+            }
+            let next = self.anchors.iter().find(|a| {
+                x509_parser::parse_x509_certificate(a.as_ref()).is_ok_and(|(_, ca)| ca.subject().as_raw() == issuer)
+                    && !chain.iter().any(|c| c.as_slice() == a.as_ref())
+            });
+            match next {
+                Some(a) => chain.push(a.as_ref().to_vec()),
+                None => break,
+            }
+        }
+        chain
     }
 }
 
