@@ -10,147 +10,13 @@
 mod common;
 
 use common::raw::{info_json, RawClient};
+use common::cluster::{every_node_to_every_node, get_json, routez, server_id, start, start_conf, wait_full_mesh, Node, WAIT};
 use common::{free_port, Target, TestServer};
 use futures::StreamExt;
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 use tokio::time::timeout;
-
-const WAIT: Duration = Duration::from_secs(15);
-
-struct Node {
-    server: TestServer,
-    cluster: u16,
-    http: u16,
-}
-
-fn start(t: Target, cluster: u16, routes: &[u16], name: &str, extra: &[&str]) -> Node {
-    start_conf(t, None, cluster, routes, name, extra)
-}
-
-fn start_conf(t: Target, conf: Option<&str>, cluster: u16, routes: &[u16], name: &str, extra: &[&str]) -> Node {
-    let http = free_port();
-    let listen = format!("nats://127.0.0.1:{cluster}");
-    let routes: Vec<String> = routes.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect();
-    let routes = routes.join(",");
-    let http_s = http.to_string();
-    let mut args = vec!["--cluster", &listen, "--cluster_name", "C1", "-m", &http_s, "--server_name", name];
-    if !routes.is_empty() {
-        args.push("--routes");
-        args.push(&routes);
-    }
-    args.extend_from_slice(extra);
-    Node { server: TestServer::start_on(t, conf, &args), cluster, http }
-}
-
-fn get_json(http: u16, path: &str) -> Value {
-    let mut sock = TcpStream::connect(("127.0.0.1", http)).expect("monitor");
-    sock.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    write!(sock, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request");
-    let mut resp = String::new();
-    let _ = sock.read_to_string(&mut resp);
-    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
-}
-
-fn server_id(n: &Node) -> String {
-    get_json(n.http, "/varz")["server_id"].as_str().expect("server_id").to_string()
-}
-
-/// `/routez`: (remote server IDs, route connection IDs), sorted by ID (nats-server
-/// lists them in map order).
-fn routez(n: &Node) -> (Vec<String>, Vec<u64>) {
-    let v = get_json(n.http, "/routez");
-    let routes = v["routes"].as_array().cloned().unwrap_or_default();
-    let mut pairs: Vec<(String, u64)> =
-        routes.iter().map(|r| (r["remote_id"].as_str().unwrap_or("?").to_string(), r["rid"].as_u64().unwrap_or(0))).collect();
-    pairs.sort();
-    pairs.into_iter().unzip()
-}
-
-/// Waits until every node has exactly one route to each other node (a full mesh, no
-/// duplicate links), then checks that the links stay the same for two seconds (no
-/// duplicate-route churn). Returns the nodes' server IDs.
-fn wait_full_mesh(nodes: &[&Node], what: &str) -> Vec<String> {
-    let ids: Vec<String> = nodes.iter().map(|n| server_id(n)).collect();
-    let want = |i: usize| -> Vec<String> {
-        let mut v: Vec<String> = ids.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, s)| s.clone()).collect();
-        v.sort();
-        v
-    };
-    let deadline = Instant::now() + WAIT;
-    let last = loop {
-        let last = nodes.iter().map(|n| routez(n)).collect::<Vec<_>>();
-        if last.iter().enumerate().all(|(i, (got, _))| *got == want(i)) {
-            break last;
-        }
-        assert!(Instant::now() < deadline, "{what}: no full mesh within {WAIT:?}: {last:?} (ids {ids:?})");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    std::thread::sleep(Duration::from_secs(2));
-    let later: Vec<_> = nodes.iter().map(|n| routez(n)).collect();
-    assert_eq!(later, last, "{what}: the route links changed after the mesh formed (duplicate-route churn)");
-    ids
-}
-
-/// A subscriber on every node gets every message published on every node: 50 from
-/// each, in order per publisher, no duplicates (one hop, full mesh).
-async fn every_node_to_every_node(nodes: &[&Node], what: &str) {
-    let mut clients = Vec::new();
-    for n in nodes {
-        clients.push(common::client(&n.server).await);
-    }
-    let mut subs = Vec::new();
-    for c in &clients {
-        subs.push(c.subscribe("mesh.>").await.expect("sub"));
-        c.flush().await.expect("flush");
-    }
-    // Interest from every node has reached every node: a probe per pair.
-    for (j, c) in clients.iter().enumerate() {
-        let mut probe = c.subscribe(format!("probe.{j}")).await.expect("sub");
-        c.flush().await.expect("flush");
-        for (i, p) in clients.iter().enumerate() {
-            let deadline = Instant::now() + WAIT;
-            loop {
-                p.publish(format!("probe.{j}"), "x".into()).await.expect("publish");
-                p.flush().await.expect("flush");
-                if let Ok(Some(_)) = timeout(Duration::from_millis(100), probe.next()).await {
-                    break;
-                }
-                assert!(Instant::now() < deadline, "{what}: interest of node {j} never reached node {i}");
-            }
-        }
-        while let Ok(Some(_)) = timeout(Duration::from_millis(100), probe.next()).await {}
-    }
-    // `mesh.>` was subscribed before the probes: it is everywhere too.
-    for (i, c) in clients.iter().enumerate() {
-        for k in 0..50 {
-            c.publish(format!("mesh.{i}"), format!("{i}:{k}").into()).await.expect("publish");
-        }
-        c.flush().await.expect("flush");
-    }
-    for (j, s) in subs.iter_mut().enumerate() {
-        let mut got: Vec<Vec<u32>> = vec![Vec::new(); clients.len()];
-        let mut total = 0;
-        while total < 50 * clients.len() {
-            match timeout(Duration::from_secs(3), s.next()).await {
-                Ok(Some(m)) => {
-                    let p = String::from_utf8_lossy(&m.payload).into_owned();
-                    let (i, k) = p.split_once(':').expect("payload");
-                    got[i.parse::<usize>().expect("i")].push(k.parse().expect("k"));
-                    total += 1;
-                }
-                _ => break,
-            }
-        }
-        for (i, g) in got.iter().enumerate() {
-            assert_eq!(*g, (0..50).collect::<Vec<u32>>(), "{what}: subscriber on node {j}, publisher on node {i}");
-        }
-        assert!(timeout(Duration::from_millis(300), s.next()).await.is_err(), "{what}: node {j} got a duplicate");
-    }
-}
 
 fn mesh_from_seed(seed: Target, joiners: Target, what: &str) {
     let s = start(seed, free_port(), &[], "S", &[]);
@@ -491,4 +357,45 @@ fn a_route_that_stops_answering_pings_is_stale_like_nats_server() {
         return;
     }
     assert_eq!(stale_route(Target::NatsServer), want, "nats-server");
+}
+
+/// Reads lines from a fake route (answering PINGs) until one starts with `want`;
+/// returns it and the line after it (a message's payload). Bounded by `WAIT`.
+fn route_line_after(r: &mut RawClient, want: &[u8]) -> Option<(String, String)> {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        let Some(l) = r.read_line(Duration::from_millis(200)) else { continue };
+        if l.starts_with(b"PING") {
+            r.send(b"PONG\r\n");
+        }
+        if l.starts_with(want) {
+            let next = r.read_line(Duration::from_secs(2)).unwrap_or_default();
+            return Some((String::from_utf8_lossy(&l).into_owned(), String::from_utf8_lossy(&next).into_owned()));
+        }
+    }
+    None
+}
+
+/// A routed queue message for a group with no member left on the receiving node goes on
+/// to another route's member of that group: the one exception to "one hop".
+fn reforwarded(t: Target) -> Option<(String, String)> {
+    let s = start(t, free_port(), &[], "S", &[]);
+    let mut x1 = fake_route(s.cluster, "NX1");
+    let mut x2 = fake_route(s.cluster, "NX2");
+    x1.read_available(Duration::from_millis(300));
+    x2.read_available(Duration::from_millis(300));
+    x2.send(b"RS+ $G fq g 1\r\nPING\r\n");
+    route_line_after(&mut x2, b"PONG")?;
+    x1.send(b"RMSG $G fq | g 2\r\nhi\r\n");
+    route_line_after(&mut x2, b"RMSG")
+}
+
+#[test]
+fn a_queue_message_with_no_local_member_goes_on_to_another_route_like_nats_server() {
+    let want = Some(("RMSG $G fq | g 2\r\n".to_string(), "hi\r\n".to_string()));
+    assert_eq!(reforwarded(Target::Natrix), want, "natrix");
+    if common::skip_without_nats_server() {
+        return;
+    }
+    assert_eq!(reforwarded(Target::NatsServer), want, "nats-server");
 }

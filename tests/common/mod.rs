@@ -5,6 +5,7 @@
 //! binary on a random free port on 127.0.0.1, waits until it is ready and kills it on drop.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod diff;
 pub mod load;
 pub mod raw;
@@ -133,6 +134,16 @@ impl TestServer {
             }
         }
         panic!("{t:?} did not start after 5 attempts; last log:\n{last_log}");
+    }
+
+    /// `start_on` on a chosen client port (a node replaced on its old port); no retry
+    /// on another port.
+    pub fn start_on_port(t: Target, port: u16, conf_text: Option<&str>, args: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match Self::try_start(t, &dir, port, conf_text, args) {
+            Ok((child, log_path)) => TestServer { port, target: t, child, log_path, dir },
+            Err(log) => panic!("{t:?} did not start on port {port}:\n{log}"),
+        }
     }
 
     fn try_start(
