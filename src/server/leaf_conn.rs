@@ -404,7 +404,7 @@ impl Core {
                 return self.send_err(slot, &text);
             }
         }
-        let (acc, account) = (lc.account, lc.account_name.clone());
+        let (acc, account, hub_role) = (lc.account, lc.account_name.clone(), lc.link.hub_role);
         let Some(r) = self.conn_mut(slot).and_then(|c| c.route.as_deref_mut()) else { return };
         let change = r.remote.sub(account.as_bytes(), subject, queue, weight);
         match change {
@@ -421,6 +421,9 @@ impl Core {
                 } else if let Some(r) = self.conn_mut(slot).and_then(|c| c.route.as_deref_mut()) {
                     r.remote.unsub(account.as_bytes(), subject, queue);
                     return;
+                }
+                if hub_role {
+                    self.leaf_interest_to_routes(account.as_bytes(), std::iter::once((subject, queue)), true);
                 }
             }
             RemoteChange::Weight(w) => {
@@ -443,18 +446,31 @@ impl Core {
         let Some(c) = self.conn_mut(slot) else { return };
         let cid = c.cid;
         let Some(r) = c.route.as_deref_mut() else { return };
-        let Some(account) = r.leaf.as_deref().map(|l| l.account_name.clone()) else { return };
+        let Some((account, hub_role)) = r.leaf.as_deref().map(|l| (l.account_name.clone(), l.link.hub_role)) else { return };
         if let RemoteChange::Removed(Some((acc, sub))) = r.remote.unsub(account.as_bytes(), subject, queue) {
             sub.mark_unsubscribed();
             self.account(acc).sublist.remove(&sub);
+            if hub_role {
+                self.leaf_interest_to_routes(account.as_bytes(), std::iter::once((subject, queue)), false);
+            }
             if let Some(l) = shared.leaf.as_ref() {
                 l.learned(cid, subject, queue, None);
             }
         }
     }
 
+    /// Interest learned on a link we are the hub of counts as local for the routes
+    /// (one RS+ per subscription key, queue weight counted per key, as nats-server does).
+    pub(super) fn leaf_interest_to_routes<'a>(&mut self, account: &[u8], subs: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>, add: bool) {
+        let shared = self.shared.clone();
+        let Some(cl) = shared.cluster.as_ref() else { return };
+        if cl.local_changed(account, subs, add) && self.id != ROUTE_WORKER {
+            shared.wake(ROUTE_WORKER as usize);
+        }
+    }
+
     /// Whether the connection at `slot` (ours) is a leaf link where we are the spoke.
-    fn is_spoke_link(&self, slot: u32, cid: u64) -> bool {
+    pub(super) fn is_spoke_link(&self, slot: u32, cid: u64) -> bool {
         self.conn(slot).filter(|c| c.cid == cid).and_then(|c| c.route.as_deref()).and_then(|r| r.leaf.as_deref()).is_some_and(|l| !l.link.hub_role)
     }
 
@@ -518,7 +534,12 @@ impl Core {
                 for i in 0..n {
                     let sub = &group[(start + i) % n];
                     if sub.remote {
-                        if fallback.is_none() && sub.leaf && !sub.is_closed() && sub.owner.cid != cid && !from_spoke_link {
+                        // No local member: a route's member (queue picks cross routes
+                        // even from our hub), else another link we are the hub of.
+                        let usable = !sub.is_closed() && sub.owner.cid != cid;
+                        if usable && !sub.leaf && fallback.is_none_or(|f: &Arc<Subscription>| f.leaf) {
+                            fallback = Some(sub);
+                        } else if usable && fallback.is_none() && sub.leaf && !from_spoke_link {
                             fallback = Some(sub);
                         }
                         continue;
