@@ -423,14 +423,19 @@ impl Core {
                     return;
                 }
                 if hub_role {
-                    self.leaf_interest_to_routes(account.as_bytes(), std::iter::once((subject, queue)), true);
+                    let n = if queue.is_some() { weight.max(1) } else { 1 };
+                    self.leaf_interest_to_routes(account.as_bytes(), subject, queue, i64::from(n));
                 }
             }
             RemoteChange::Weight(w) => {
                 if let Some(s) = r.remote.handle(account.as_bytes(), subject, queue).map(|(_, s)| s.clone()) {
-                    s.weight.store(w, std::sync::atomic::Ordering::Relaxed);
+                    let old = s.weight.swap(w, std::sync::atomic::Ordering::Relaxed);
                     // Cached match results carry the weight sums.
                     self.accounts[acc as usize].sublist.touch();
+                    if hub_role {
+                        let delta = i64::from(w.max(1)) - i64::from(old.max(1));
+                        self.leaf_interest_to_routes(account.as_bytes(), subject, queue, delta);
+                    }
                 }
             }
             RemoteChange::Unchanged | RemoteChange::Removed(_) => return,
@@ -451,7 +456,7 @@ impl Core {
             sub.mark_unsubscribed();
             self.account(acc).sublist.remove(&sub);
             if hub_role {
-                self.leaf_interest_to_routes(account.as_bytes(), std::iter::once((subject, queue)), false);
+                self.leaf_interest_to_routes(account.as_bytes(), subject, queue, -leaf_members(&sub));
             }
             if let Some(l) = shared.leaf.as_ref() {
                 l.learned(cid, subject, queue, None);
@@ -459,12 +464,12 @@ impl Core {
         }
     }
 
-    /// Interest learned on a link we are the hub of counts as local for the routes
-    /// (one RS+ per subscription key, queue weight counted per key, as nats-server does).
-    pub(super) fn leaf_interest_to_routes<'a>(&mut self, account: &[u8], subs: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>, add: bool) {
+    /// Interest learned on a link we are the hub of counts as local for the routes:
+    /// `delta` members of one key (a queue group's LS+ weight is its member count).
+    pub(super) fn leaf_interest_to_routes(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>, delta: i64) {
         let shared = self.shared.clone();
         let Some(cl) = shared.cluster.as_ref() else { return };
-        if cl.local_changed(account, subs, add) && self.id != ROUTE_WORKER {
+        if cl.leaf_changed(account, subject, queue, delta) && self.id != ROUTE_WORKER {
             shared.wake(ROUTE_WORKER as usize);
         }
     }
@@ -639,5 +644,14 @@ impl Core {
             }
         }
         crate::info!("{} - lid:{} - Leafnode connection closed", conn.addr, conn.cid);
+    }
+}
+
+/// How many members a leaf subscription stands for on the routes.
+pub(super) fn leaf_members(sub: &Subscription) -> i64 {
+    if sub.queue.is_some() {
+        i64::from(sub.weight.load(std::sync::atomic::Ordering::Relaxed).max(1))
+    } else {
+        1
     }
 }

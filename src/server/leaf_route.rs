@@ -35,8 +35,9 @@ impl Core {
                 shared.wake(ROUTE_WORKER as usize);
             }
         } else if let Some(account) = hub_leaf {
-            let subs = drained.iter().map(|(_, s)| (&s.subject[..], s.queue.as_deref()));
-            self.leaf_interest_to_routes(account.as_bytes(), subs, false);
+            for (_, s) in drained {
+                self.leaf_interest_to_routes(account.as_bytes(), &s.subject, s.queue.as_deref(), -super::leaf_conn::leaf_members(s));
+            }
         }
     }
 
