@@ -153,3 +153,71 @@ async fn natrix_hub_clustered_with_natrix() {
     }
     exercise(&start(Target::Natrix, Target::Natrix)).await;
 }
+
+/// Reads `s` until every line in `want` was seen (bounded by `WAIT`); returns all text.
+fn read_until(s: &mut std::net::TcpStream, want: &[&str]) -> String {
+    use std::io::Read;
+    let deadline = Instant::now() + WAIT;
+    let mut text = String::new();
+    let mut buf = [0u8; 65536];
+    while !want.iter().all(|w| text.contains(w)) {
+        assert!(Instant::now() < deadline, "never saw {want:?} on the route; got:\n{text}");
+        match s.read(&mut buf) {
+            Ok(0) => panic!("route closed; got:\n{text}"),
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => panic!("route read: {e}"),
+        }
+    }
+    text
+}
+
+/// On the wire, as nats-server 2.9.10 sends it to a peer without `lnoc`: the leaf's
+/// interest reaches a route as plain RS+ (a queue group with the leaf's member count),
+/// RS- when it goes, and an RMSG from the route reaches the leaf (a listed queue group
+/// exactly once). Runs against the target (natrix or nats-server) as hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaf_interest_on_the_route_wire() {
+    use std::io::Write;
+    if common::skip_without_nats_server() {
+        return;
+    }
+    let (ca, la) = (free_port(), free_port());
+    let hub = TestServer::start_on(
+        common::target(),
+        Some(&format!("server_name: A\ncluster {{\n  name: C1\n  listen: 127.0.0.1:{ca}\n}}\nleafnodes {{\n  listen: 127.0.0.1:{la}\n}}\n")),
+        &[],
+    );
+    let leaf = TestServer::start_on(
+        Target::NatsServer,
+        Some(&format!("server_name: LEAF\nleafnodes {{\n  reconnect: 1\n  remotes: [ {{ url: \"nats://127.0.0.1:{la}\" }} ]\n}}\n")),
+        &[],
+    );
+    let mut route = std::net::TcpStream::connect(("127.0.0.1", ca)).expect("route port");
+    route.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    route
+        .write_all(b"CONNECT {\"name\":\"NFAKEPEER\",\"cluster\":\"C1\",\"headers\":true}\r\nINFO {\"server_id\":\"NFAKEPEER\",\"server_name\":\"P\",\"cluster\":\"C1\",\"headers\":true} \r\n")
+        .expect("handshake");
+    let l = common::client(&leaf).await;
+    let mut plain = l.subscribe("lsub").await.expect("sub");
+    let mut q1 = l.queue_subscribe("lq", "grp".into()).await.expect("qsub");
+    let mut q2 = l.queue_subscribe("lq", "grp".into()).await.expect("qsub");
+    l.flush().await.expect("flush");
+    let text = read_until(&mut route, &["RS+ $G lsub\r\n", "RS+ $G lq grp 2\r\n"]);
+    assert!(!text.contains("LS+"), "no leaf-origin form to a peer without lnoc:\n{text}");
+    route.write_all(b"RMSG $G lsub 2\r\nhi\r\nRMSG $G lq | grp 2\r\nqq\r\nPING\r\n").expect("rmsg");
+    let m = timeout(WAIT, plain.next()).await.expect("routed message reached the leaf").expect("open");
+    assert_eq!(&m.payload[..], b"hi");
+    let mut got = 0;
+    for q in [&mut q1, &mut q2] {
+        while let Ok(Some(m)) = timeout(Duration::from_millis(700), q.next()).await {
+            assert_eq!(&m.payload[..], b"qq");
+            got += 1;
+        }
+    }
+    assert_eq!(got, 1, "the listed queue group got the routed message once");
+    plain.unsubscribe().await.expect("unsub");
+    l.flush().await.expect("flush");
+    read_until(&mut route, &["RS- $G lsub\r\n"]);
+    drop(hub);
+}
