@@ -87,7 +87,7 @@ async fn one_way(a: &Client, b: &Client, tag: &str) {
 /// `from` reach the group exactly once each.
 async fn queue_once(from: &Client, l: &Client, b: &Client, tag: &str) {
     let subject = format!("{tag}.q");
-    let mut members = vec![
+    let mut members = [
         l.queue_subscribe(subject.clone(), "g".into()).await.expect("qsub"),
         l.queue_subscribe(subject.clone(), "g".into()).await.expect("qsub"),
         b.queue_subscribe(subject.clone(), "g".into()).await.expect("qsub"),

@@ -542,9 +542,9 @@ impl Core {
                         // No local member: a route's member (queue picks cross routes
                         // even from our hub), else another link we are the hub of.
                         let usable = !sub.is_closed() && sub.owner.cid != cid;
-                        if usable && !sub.leaf && fallback.is_none_or(|f: &Arc<Subscription>| f.leaf) {
-                            fallback = Some(sub);
-                        } else if usable && fallback.is_none() && sub.leaf && !from_spoke_link {
+                        let route_member = !sub.leaf && fallback.is_none_or(|f: &Arc<Subscription>| f.leaf);
+                        let leaf_member = sub.leaf && fallback.is_none() && !from_spoke_link;
+                        if usable && (route_member || leaf_member) {
                             fallback = Some(sub);
                         }
                         continue;
