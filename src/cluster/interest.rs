@@ -63,25 +63,36 @@ pub struct LocalInterest {
 impl LocalInterest {
     /// One more local subscription; the update to send, if any.
     pub fn add(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>) -> Option<Update> {
+        self.add_n(account, subject, queue, 1)
+    }
+
+    /// `n` local subscriptions more (a leaf's queue weight counts as that many members).
+    pub fn add_n(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>, n: u32) -> Option<Update> {
         let e = self.entries.entry(key(account, subject, queue)).or_insert_with(|| LocalEntry {
             account: account.into(),
             subject: subject.into(),
             queue: queue.map(Into::into),
             count: 0,
         });
-        e.count += 1;
+        let before = e.count;
+        e.count = e.count.saturating_add(n.max(1));
         match &e.queue {
             Some(q) => Some(Update::Sub { account: e.account.clone(), subject: e.subject.clone(), queue: Some((q.clone(), e.count)) }),
-            None if e.count == 1 => Some(Update::Sub { account: e.account.clone(), subject: e.subject.clone(), queue: None }),
+            None if before == 0 => Some(Update::Sub { account: e.account.clone(), subject: e.subject.clone(), queue: None }),
             None => None,
         }
     }
 
     /// One local subscription fewer; the update to send, if any.
     pub fn remove(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>) -> Option<Update> {
+        self.remove_n(account, subject, queue, 1)
+    }
+
+    /// `n` local subscriptions fewer.
+    pub fn remove_n(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>, n: u32) -> Option<Update> {
         let k = key(account, subject, queue);
         let e = self.entries.get_mut(&k)?;
-        e.count = e.count.saturating_sub(1);
+        e.count = e.count.saturating_sub(n.max(1));
         if e.count == 0 {
             let e = self.entries.remove(&k)?;
             return Some(Update::Unsub { account: e.account, subject: e.subject, queue: e.queue });
@@ -226,6 +237,18 @@ mod tests {
         assert_eq!(a, ["RS+ $G w g 1\r\n", "RS+ $G w g 2\r\n", "RS+ $G w g 3\r\n"]);
         let r: Vec<String> = (0..3).map(|_| lines(l.remove(b"$G", b"w", Some(b"g")))).collect();
         assert_eq!(r, ["RS+ $G w g 2\r\n", "RS+ $G w g 1\r\n", "RS- $G w g\r\n"]);
+    }
+
+    #[test]
+    fn counts_by_weight_for_leaf_members() {
+        let mut l = LocalInterest::default();
+        assert_eq!(lines(l.add_n(b"$G", b"lq", Some(b"grp"), 2)), "RS+ $G lq grp 2\r\n");
+        assert_eq!(lines(l.add(b"$G", b"lq", Some(b"grp"))), "RS+ $G lq grp 3\r\n");
+        assert_eq!(lines(l.add_n(b"$G", b"p", None, 3)), "RS+ $G p\r\n");
+        assert_eq!(lines(l.remove_n(b"$G", b"p", None, 2)), "");
+        assert_eq!(lines(l.remove_n(b"$G", b"lq", Some(b"grp"), 2)), "RS+ $G lq grp 1\r\n");
+        assert_eq!(lines(l.remove_n(b"$G", b"lq", Some(b"grp"), 5)), "RS- $G lq grp\r\n");
+        assert_eq!(lines(l.remove(b"$G", b"p", None)), "RS- $G p\r\n");
     }
 
     #[test]

@@ -39,6 +39,9 @@ struct Link {
 pub struct LeafInterest {
     /// Key → (subject parts, local client count).
     local: HashMap<Vec<u8>, (Meta, u32)>,
+    /// Key → (subject parts, number of routes with that interest): told to the links
+    /// we are the hub of only (a spoke never passes route interest to its hub).
+    routed: HashMap<Vec<u8>, (Meta, u32)>,
     /// Key → subject parts, for keys only links know.
     meta: HashMap<Vec<u8>, Meta>,
     links: Vec<Link>,
@@ -46,7 +49,11 @@ pub struct LeafInterest {
 
 impl LeafInterest {
     fn meta(&self, k: &[u8]) -> Option<Meta> {
-        self.local.get(k).map(|(m, _)| m.clone()).or_else(|| self.meta.get(k).cloned())
+        self.local
+            .get(k)
+            .or_else(|| self.routed.get(k))
+            .map(|(m, _)| m.clone())
+            .or_else(|| self.meta.get(k).cloned())
     }
 
     /// What link `i` should be told for key `k` (0: nothing).
@@ -56,6 +63,9 @@ impl LeafInterest {
             return 0;
         }
         let mut n = self.local.get(k).map_or(0, |(_, c)| *c);
+        if l.hub_role {
+            n += self.routed.get(k).map_or(0, |(_, c)| *c);
+        }
         for (j, o) in self.links.iter().enumerate() {
             if j != i && o.account == l.account && (l.hub_role || o.hub_role) {
                 n += o.learned.get(k).copied().unwrap_or(0);
@@ -92,7 +102,7 @@ impl LeafInterest {
         for i in 0..self.links.len() {
             queued |= self.refresh_link(i, k, &m);
         }
-        if !self.local.contains_key(k) && !self.links.iter().any(|l| l.learned.contains_key(k)) {
+        if !self.local.contains_key(k) && !self.routed.contains_key(k) && !self.links.iter().any(|l| l.learned.contains_key(k)) {
             self.meta.remove(k);
         }
         queued
@@ -100,17 +110,28 @@ impl LeafInterest {
 
     /// One more (`add`) or one fewer local subscription. Whether lines were queued.
     pub fn local_changed(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>, add: bool) -> bool {
+        self.counted_changed(false, account, subject, queue, add)
+    }
+
+    /// A route announced (`add`) or withdrew interest (nats-server passes route
+    /// subscriptions to the leafs it is the hub of). Whether lines were queued.
+    pub fn routed_changed(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>, add: bool) -> bool {
+        self.counted_changed(true, account, subject, queue, add)
+    }
+
+    fn counted_changed(&mut self, routed: bool, account: &[u8], subject: &[u8], queue: Option<&[u8]>, add: bool) -> bool {
         let k = key(account, subject, queue);
+        let map = if routed { &mut self.routed } else { &mut self.local };
         if add {
-            let e = self.local.entry(k.clone()).or_insert_with(|| {
+            let e = map.entry(k.clone()).or_insert_with(|| {
                 (Meta { account: account.into(), subject: subject.into(), queue: queue.map(Into::into) }, 0)
             });
             e.1 += 1;
         } else {
-            let Some(e) = self.local.get_mut(&k) else { return false };
+            let Some(e) = map.get_mut(&k) else { return false };
             e.1 = e.1.saturating_sub(1);
             if e.1 == 0 {
-                if let Some((m, _)) = self.local.remove(&k) {
+                if let Some((m, _)) = map.remove(&k) {
                     self.meta.insert(k.clone(), m);
                 }
             }
@@ -131,8 +152,9 @@ impl LeafInterest {
             pending: Vec::new(),
         });
         let i = self.links.len() - 1;
-        let mut keys: Vec<Vec<u8>> = self.local.keys().chain(self.meta.keys()).cloned().collect();
+        let mut keys: Vec<Vec<u8>> = self.local.keys().chain(self.routed.keys()).chain(self.meta.keys()).cloned().collect();
         keys.sort();
+        keys.dedup();
         for k in keys {
             if let Some(m) = self.meta(&k) {
                 self.refresh_link(i, &k, &m);
@@ -155,7 +177,7 @@ impl LeafInterest {
             Some(w) => {
                 let w = if queue.is_some() { w.max(1) } else { 1 };
                 self.links[i].learned.insert(k.clone(), w);
-                if !self.local.contains_key(&k) {
+                if !self.local.contains_key(&k) && !self.routed.contains_key(&k) {
                     self.meta.entry(k.clone()).or_insert_with(|| Meta {
                         account: account.clone(),
                         subject: subject.into(),
@@ -269,5 +291,26 @@ mod tests {
         assert!(!li.local_changed(b"B", b"x", None, true));
         assert!(li.local_changed(b"$G", b"ok", None, true));
         assert_eq!(drained(&mut li), vec![(1, "LS+ ok\r\n".into())]);
+    }
+
+    #[test]
+    fn route_interest_reaches_hub_role_links_only() {
+        let mut li = LeafInterest::default();
+        li.routed_changed(b"$G", b"r", None, true);
+        let (mut hub, mut spoke) = (Vec::new(), Vec::new());
+        li.add_link(1, b"$G", true, all(), b"$LDS.x", &mut hub);
+        li.add_link(2, b"$G", false, all(), b"$LDS.x", &mut spoke);
+        assert_eq!(String::from_utf8(hub).unwrap(), "LS+ $LDS.x\r\nLS+ r\r\n");
+        assert_eq!(String::from_utf8(spoke).unwrap(), "LS+ $LDS.x\r\n", "a spoke never passes route interest to its hub");
+        li.routed_changed(b"$G", b"q", Some(b"g"), true);
+        li.routed_changed(b"$G", b"q", Some(b"g"), true);
+        li.local_changed(b"$G", b"r", None, true);
+        assert_eq!(drained(&mut li), vec![(1, "LS+ q g 1\r\nLS+ q g 2\r\n".into()), (2, "LS+ r\r\n".into())]);
+        li.routed_changed(b"$G", b"r", None, false);
+        assert!(drained(&mut li).is_empty(), "still a local subscriber");
+        li.routed_changed(b"$G", b"q", Some(b"g"), false);
+        li.routed_changed(b"$G", b"q", Some(b"g"), false);
+        li.local_changed(b"$G", b"r", None, false);
+        assert_eq!(drained(&mut li), vec![(1, "LS+ q g 1\r\nLS- q g\r\nLS- r\r\n".into()), (2, "LS- r\r\n".into())]);
     }
 }

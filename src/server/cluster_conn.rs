@@ -301,6 +301,7 @@ impl Core {
         let Some(r) = c.route.as_deref_mut() else { return };
         match r.remote.sub(account, subject, queue, weight) {
             RemoteChange::Added => {
+                self.route_interest_to_leafs(account, subject, queue, true);
                 let key = interest::key(account, subject, queue);
                 let sub = Arc::new(Subscription::remote(subject, queue, &key, owner, weight));
                 if let Some(f) = perms.and_then(|p| p.export_filter(subject)) {
@@ -330,6 +331,7 @@ impl Core {
         if let RemoteChange::Removed(Some((acc, sub))) = r.remote.unsub(account, subject, queue) {
             sub.mark_unsubscribed();
             self.account(acc).sublist.remove(&sub);
+            self.route_interest_to_leafs(account, subject, queue, false);
         }
     }
 
@@ -352,7 +354,12 @@ impl Core {
         let rcid = self.conn(slot).map_or(0, |c| c.cid);
         let mut caches = std::mem::take(&mut self.caches);
         let result = caches[acc].lookup_ref(&self.accounts[acc].sublist, m.subject);
+        let mut to_peers: smallvec::SmallVec<[&Arc<Subscription>; 8]> = smallvec::SmallVec::new();
         for sub in result.psubs.iter() {
+            if sub.remote && self.routed_to_leaf(sub) {
+                to_peers.push(sub);
+                continue;
+            }
             if sub.remote || sub.filters_out(m.subject) {
                 continue;
             }
@@ -382,12 +389,18 @@ impl Core {
                     }
                 }
                 if !done {
-                    if let Some(other) = group.iter().find(|s| s.remote && s.owner.cid != rcid) {
-                        self.write_rmsg(other.owner, m.account, std::iter::once(name), &msg);
+                    // A leaf member of ours first, else another route's member.
+                    let leaf = group.iter().find(|s| s.remote && self.routed_to_leaf(s));
+                    if let Some(other) = leaf.or_else(|| group.iter().find(|s| s.remote && !s.leaf && s.owner.cid != rcid)) {
+                        to_peers.push(other);
                     }
                 }
             }
         }
+        if !to_peers.is_empty() {
+            self.send_to_routes(&mut to_peers, &msg, Some(base), rcid);
+        }
+        drop(to_peers);
         self.caches = caches;
     }
 
@@ -472,7 +485,10 @@ impl Core {
         let jitter = Duration::from_millis(conn.rng % 100);
         let Some(r) = conn.route.as_deref_mut() else { return };
         let mut by_account: Vec<(u32, Vec<Arc<Subscription>>)> = Vec::new();
-        for (acc, sub) in r.remote.drain() {
+        let drained: Vec<(u32, Arc<Subscription>)> = r.remote.drain().collect();
+        let hub_leaf = r.leaf.as_deref().filter(|l| l.link.hub_role).map(|l| l.account_name.clone());
+        self.withdraw_crossed(&drained, r.leaf.is_none(), hub_leaf.as_deref());
+        for (acc, sub) in drained {
             sub.mark_unsubscribed();
             match by_account.iter_mut().find(|(a, _)| *a == acc) {
                 Some((_, v)) => v.push(sub),

@@ -245,6 +245,28 @@ impl ClusterShared {
         queued
     }
 
+    /// Interest of a leaf link we are the hub of changed by `delta` members of one key
+    /// (a plain subject counts 1; a queue group its LS+ weight, as nats-server's
+    /// `updateRouteSubscriptionMap` does). Whether something was queued.
+    pub fn leaf_changed(&self, account: &[u8], subject: &[u8], queue: Option<&[u8]>, delta: i64) -> bool {
+        let n = u32::try_from(delta.unsigned_abs()).unwrap_or(u32::MAX);
+        if n == 0 {
+            return false;
+        }
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        let u = if delta > 0 { st.local.add_n(account, subject, queue, n) } else { st.local.remove_n(account, subject, queue, n) };
+        let Some(u) = u.filter(|u| self.sends(u)) else { return false };
+        for r in &mut st.routes {
+            u.encode(&mut r.pending);
+        }
+        let queued = !st.routes.is_empty();
+        if queued {
+            self.pending.store(true, Ordering::Release);
+        }
+        queued
+    }
+
     /// Whether interest lines wait (one atomic load: checked before each RMSG so that
     /// an RS+ caused before a message reaches the peer before that message).
     #[inline]

@@ -404,7 +404,7 @@ impl Core {
                 return self.send_err(slot, &text);
             }
         }
-        let (acc, account) = (lc.account, lc.account_name.clone());
+        let (acc, account, hub_role) = (lc.account, lc.account_name.clone(), lc.link.hub_role);
         let Some(r) = self.conn_mut(slot).and_then(|c| c.route.as_deref_mut()) else { return };
         let change = r.remote.sub(account.as_bytes(), subject, queue, weight);
         match change {
@@ -422,12 +422,20 @@ impl Core {
                     r.remote.unsub(account.as_bytes(), subject, queue);
                     return;
                 }
+                if hub_role {
+                    let n = if queue.is_some() { weight.max(1) } else { 1 };
+                    self.leaf_interest_to_routes(account.as_bytes(), subject, queue, i64::from(n));
+                }
             }
             RemoteChange::Weight(w) => {
                 if let Some(s) = r.remote.handle(account.as_bytes(), subject, queue).map(|(_, s)| s.clone()) {
-                    s.weight.store(w, std::sync::atomic::Ordering::Relaxed);
+                    let old = s.weight.swap(w, std::sync::atomic::Ordering::Relaxed);
                     // Cached match results carry the weight sums.
                     self.accounts[acc as usize].sublist.touch();
+                    if hub_role {
+                        let delta = i64::from(w.max(1)) - i64::from(old.max(1));
+                        self.leaf_interest_to_routes(account.as_bytes(), subject, queue, delta);
+                    }
                 }
             }
             RemoteChange::Unchanged | RemoteChange::Removed(_) => return,
@@ -443,18 +451,31 @@ impl Core {
         let Some(c) = self.conn_mut(slot) else { return };
         let cid = c.cid;
         let Some(r) = c.route.as_deref_mut() else { return };
-        let Some(account) = r.leaf.as_deref().map(|l| l.account_name.clone()) else { return };
+        let Some((account, hub_role)) = r.leaf.as_deref().map(|l| (l.account_name.clone(), l.link.hub_role)) else { return };
         if let RemoteChange::Removed(Some((acc, sub))) = r.remote.unsub(account.as_bytes(), subject, queue) {
             sub.mark_unsubscribed();
             self.account(acc).sublist.remove(&sub);
+            if hub_role {
+                self.leaf_interest_to_routes(account.as_bytes(), subject, queue, -leaf_members(&sub));
+            }
             if let Some(l) = shared.leaf.as_ref() {
                 l.learned(cid, subject, queue, None);
             }
         }
     }
 
+    /// Interest learned on a link we are the hub of counts as local for the routes:
+    /// `delta` members of one key (a queue group's LS+ weight is its member count).
+    pub(super) fn leaf_interest_to_routes(&mut self, account: &[u8], subject: &[u8], queue: Option<&[u8]>, delta: i64) {
+        let shared = self.shared.clone();
+        let Some(cl) = shared.cluster.as_ref() else { return };
+        if cl.leaf_changed(account, subject, queue, delta) && self.id != ROUTE_WORKER {
+            shared.wake(ROUTE_WORKER as usize);
+        }
+    }
+
     /// Whether the connection at `slot` (ours) is a leaf link where we are the spoke.
-    fn is_spoke_link(&self, slot: u32, cid: u64) -> bool {
+    pub(super) fn is_spoke_link(&self, slot: u32, cid: u64) -> bool {
         self.conn(slot).filter(|c| c.cid == cid).and_then(|c| c.route.as_deref()).and_then(|r| r.leaf.as_deref()).is_some_and(|l| !l.link.hub_role)
     }
 
@@ -518,7 +539,12 @@ impl Core {
                 for i in 0..n {
                     let sub = &group[(start + i) % n];
                     if sub.remote {
-                        if fallback.is_none() && sub.leaf && !sub.is_closed() && sub.owner.cid != cid && !from_spoke_link {
+                        // No local member: a route's member (queue picks cross routes
+                        // even from our hub), else another link we are the hub of.
+                        let usable = !sub.is_closed() && sub.owner.cid != cid;
+                        let route_member = !sub.leaf && fallback.is_none_or(|f: &Arc<Subscription>| f.leaf);
+                        let leaf_member = sub.leaf && fallback.is_none() && !from_spoke_link;
+                        if usable && (route_member || leaf_member) {
                             fallback = Some(sub);
                         }
                         continue;
@@ -618,5 +644,14 @@ impl Core {
             }
         }
         crate::info!("{} - lid:{} - Leafnode connection closed", conn.addr, conn.cid);
+    }
+}
+
+/// How many members a leaf subscription stands for on the routes.
+pub(super) fn leaf_members(sub: &Subscription) -> i64 {
+    if sub.queue.is_some() {
+        i64::from(sub.weight.load(std::sync::atomic::Ordering::Relaxed).max(1))
+    } else {
+        1
     }
 }

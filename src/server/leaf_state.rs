@@ -115,6 +115,21 @@ impl LeafShared {
         queued
     }
 
+    /// Route interest came or went (passed to the links we are the hub of); whether
+    /// lines were queued.
+    pub fn routed_changed<'a>(&self, account: &[u8], subs: impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)>, add: bool) -> bool {
+        let mut st = self.state.lock();
+        let mut queued = false;
+        for (subject, queue) in subs {
+            queued |= st.interest.routed_changed(account, subject, queue, add);
+        }
+        drop(st);
+        if queued {
+            self.pending.store(true, Ordering::Release);
+        }
+        queued
+    }
+
     /// A leaf link announced (`Some(weight)`) or withdrew interest.
     pub fn learned(&self, cid: u64, subject: &[u8], queue: Option<&[u8]>, weight: Option<u32>) -> bool {
         let queued = self.state.lock().interest.learned(cid, subject, queue, weight);

@@ -24,6 +24,7 @@ pub mod reload;
 mod output;
 mod reply_rng;
 mod leaf_conn;
+mod leaf_route;
 pub mod leaf_state;
 mod route;
 #[cfg(test)]
