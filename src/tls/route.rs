@@ -5,7 +5,7 @@
 //! certificate therefore needs both the server and the client auth usages, as with
 //! nats-server.
 use super::config::TlsOptions;
-use super::server::{load_certs, provider, ServerTls, TlsError};
+use crate::tls::server::{load_certs, provider, ServerTls, TlsError};
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{PrivateKeyDer, ServerName};
