@@ -363,19 +363,7 @@ fn copy_without_request_info(h: &[u8], out: &mut Vec<u8>) {
     if let Some(status) = lines.next() {
         out.extend_from_slice(status);
     }
-    let mut dropping = false;
-    for line in lines {
-        if !matches!(line.first(), Some(b' ' | b'\t')) {
-            dropping = is_request_info(line);
-        }
-        if !dropping {
-            out.extend_from_slice(line);
-        }
-    }
-}
-
-fn is_request_info(line: &[u8]) -> bool {
-    memchr::memchr(b':', line).is_some_and(|i| line[..i].trim_ascii().eq_ignore_ascii_case(b"Nats-Request-Info"))
+    crate::trust::headers::copy_fields_without(lines, out, crate::trust::headers::is_request_info);
 }
 
 #[cfg(test)]

@@ -69,10 +69,10 @@ impl Core {
     pub(super) fn trusted_headers(&mut self, slot: u32, headers: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
         let Some(c) = self.conn(slot) else { return false };
         if let Some(s) = c.stamp.as_deref() {
-            if headers.is_some_and(crate::trust::headers::has_reserved) {
+            // One pass over the client's headers: the copy says whether it removed any.
+            if stamp::write_stamped(out, &s.full, headers) {
                 self.shared.stats.trust.reserved_removed.fetch_add(1, Ordering::Relaxed);
             }
-            stamp::write_stamped(out, &s.full, headers);
             return true;
         }
         match headers {

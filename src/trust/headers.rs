@@ -21,7 +21,7 @@ fn field_name(line: &[u8]) -> Option<&[u8]> {
 #[inline]
 pub fn is_reserved(name: &[u8]) -> bool {
     (name.len() >= RESERVED_PREFIX.len() && name[..RESERVED_PREFIX.len()].eq_ignore_ascii_case(RESERVED_PREFIX))
-        || name.eq_ignore_ascii_case(REQUEST_INFO)
+        || is_request_info(name)
 }
 
 /// The lines of a header block after the status line (each with its line end),
@@ -49,17 +49,33 @@ pub fn has_reserved(h: &[u8]) -> bool {
 }
 
 /// Appends the field lines of `h` (not the status line, not the final empty line)
-/// to `out`, leaving out reserved fields with their continuation lines.
-pub fn copy_fields_without_reserved(h: &[u8], out: &mut Vec<u8>) {
-    let mut dropping = false;
-    for line in field_lines(h) {
+/// to `out`, leaving out reserved fields with their continuation lines. Returns
+/// whether any was left out.
+pub fn copy_fields_without_reserved(h: &[u8], out: &mut Vec<u8>) -> bool {
+    copy_fields_without(field_lines(h), out, is_reserved)
+}
+
+/// Whether a field name is `Nats-Request-Info` (any case).
+#[inline]
+pub fn is_request_info(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(REQUEST_INFO)
+}
+
+/// Appends header field `lines` (each with its line end) to `out`, leaving out the
+/// fields whose name `drop` selects together with their continuation lines. Returns
+/// whether any field was left out.
+pub fn copy_fields_without<'h>(lines: impl Iterator<Item = &'h [u8]>, out: &mut Vec<u8>, drop: impl Fn(&[u8]) -> bool) -> bool {
+    let (mut dropping, mut dropped) = (false, false);
+    for line in lines {
         if !matches!(line.first(), Some(b' ' | b'\t')) {
-            dropping = field_name(line).is_some_and(is_reserved);
+            dropping = field_name(line).is_some_and(&drop);
+            dropped |= dropping;
         }
         if !dropping {
             out.extend_from_slice(line);
         }
     }
+    dropped
 }
 
 /// The values of every copy of field `name` (any case), trimmed.

@@ -57,20 +57,23 @@ fn line(f: StampFields, s: &Sender<'_>) -> Box<[u8]> {
 
 /// The message's header block with `stamp` as its first field: the client's status
 /// line (or `NATS/1.0`), the stamp, the client's fields without reserved ones.
-pub fn write_stamped(out: &mut Vec<u8>, stamp: &[u8], client: Option<&[u8]>) {
+/// Returns whether reserved fields of the client's were left out.
+pub fn write_stamped(out: &mut Vec<u8>, stamp: &[u8], client: Option<&[u8]>) -> bool {
     out.clear();
-    match client {
+    let removed = match client {
         Some(h) => {
             out.extend_from_slice(super::headers::status_line(h));
             out.extend_from_slice(stamp);
-            super::headers::copy_fields_without_reserved(h, out);
+            super::headers::copy_fields_without_reserved(h, out)
         }
         None => {
             out.extend_from_slice(b"NATS/1.0\r\n");
             out.extend_from_slice(stamp);
+            false
         }
-    }
+    };
     out.extend_from_slice(b"\r\n");
+    removed
 }
 
 /// The client's header block without reserved fields (no stamp).
